@@ -1,0 +1,300 @@
+//! Command lines of `pollchat-server` and `pollchat-client`.
+//!
+//! Parsed with `lexopt`, which only splits the arguments; the usage and help
+//! texts are ours, because graders and students read them.
+
+use crate::dialect::Protocol;
+use crate::limits::DEFAULT_MAX_QUEUE;
+use crate::server::{Config, ListenerConfig};
+use lexopt::prelude::*;
+use log::LevelFilter;
+use std::ffi::OsString;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+pub const SERVER_USAGE: &str = "usage: pollchat-server <svr_port>";
+
+pub const SERVER_HELP: &str = "\
+usage: pollchat-server <svr_port>
+       pollchat-server [options] [<svr_port>]
+
+A single-threaded chat server for the classroom chat protocols.
+
+options:
+  --address <addr>     address to listen on (default 0.0.0.0)
+  --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
+  --protocol <name>    protocol to speak: mesg (default)
+  --max-users <n>      registered users allowed at once (default: mesg 10)
+  --max-queue <bytes>  output a client may leave unread before it is
+                       disconnected (default 1048576)
+  --log-level <level>  off, error, warn, info (default), debug or trace
+  -h, --help           print this help
+
+Status lines go to stderr; `Server is on` goes to stdout once listening.";
+
+/// What `pollchat-server` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerArgs {
+    pub address: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub max_users: Option<usize>,
+    pub max_queue: usize,
+    pub log_level: LevelFilter,
+}
+
+/// Why the command line was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// `--help`: print the help and exit 0.
+    Help,
+    /// No port at all: print the usage line and exit 2.
+    Usage,
+    /// Something given was wrong: print it and exit 2.
+    Invalid(String),
+}
+
+impl From<lexopt::Error> for CliError {
+    fn from(e: lexopt::Error) -> CliError {
+        CliError::Invalid(e.to_string())
+    }
+}
+
+fn parse_port(value: OsString) -> Result<u16, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    text.parse()
+        .map_err(|_| CliError::Invalid(format!("invalid port '{text}': expected 0 to 65535")))
+}
+
+fn parse_count(option: &str, value: OsString) -> Result<usize, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    match text.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(CliError::Invalid(format!(
+            "invalid {option} '{text}': expected a positive whole number"
+        ))),
+    }
+}
+
+fn parse_protocol(value: OsString) -> Result<Protocol, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    Protocol::from_name(&text).ok_or_else(|| {
+        let known: Vec<_> = Protocol::ALL.iter().map(|p| p.name()).collect();
+        CliError::Invalid(format!(
+            "unknown protocol '{text}': expected {}",
+            known.join(", ")
+        ))
+    })
+}
+
+fn parse_level(value: OsString) -> Result<LevelFilter, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    text.parse().map_err(|_| {
+        CliError::Invalid(format!(
+            "invalid log level '{text}': expected off, error, warn, info, debug or trace"
+        ))
+    })
+}
+
+/// Resolves `host` (an address or a name such as `localhost`) and `port`.
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    match (host, port).to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("invalid address '{host}': it resolves to nothing")),
+        Err(e) => Err(format!("invalid address '{host}': {e}")),
+    }
+}
+
+pub fn parse_server_args<I>(args: I) -> Result<ServerArgs, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut address = "0.0.0.0".to_string();
+    let mut port = None;
+    let mut protocol = Protocol::Mesg;
+    let mut max_users = None;
+    let mut max_queue = DEFAULT_MAX_QUEUE;
+    let mut log_level = LevelFilter::Info;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Err(CliError::Help),
+            Long("address") => address = parser.value()?.to_string_lossy().into_owned(),
+            Long("port") => port = Some(parse_port(parser.value()?)?),
+            Long("protocol") => protocol = parse_protocol(parser.value()?)?,
+            Long("max-users") => max_users = Some(parse_count("--max-users", parser.value()?)?),
+            Long("max-queue") => max_queue = parse_count("--max-queue", parser.value()?)?,
+            Long("log-level") => log_level = parse_level(parser.value()?)?,
+            Value(value) if port.is_none() => port = Some(parse_port(value)?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let port = port.ok_or(CliError::Usage)?;
+    Ok(ServerArgs {
+        address,
+        port,
+        protocol,
+        max_users,
+        max_queue,
+        log_level,
+    })
+}
+
+impl ServerArgs {
+    /// The server configuration these arguments describe.
+    pub fn config(&self) -> Result<Config, String> {
+        let addr = resolve(&self.address, self.port)?;
+        Ok(Config {
+            listeners: vec![ListenerConfig {
+                protocol: self.protocol,
+                addr,
+                max_users: self.max_users.unwrap_or(self.protocol.default_max_users()),
+            }],
+            max_queue: self.max_queue,
+        })
+    }
+}
+
+pub const CLIENT_HELP: &str = "\
+usage: pollchat-client [mesg] <host> <port>
+       pollchat-client [mesg] --address <host> --port <port>
+
+An interactive chat client. Each line typed is sent to the server; each line
+the server sends is printed. When standard input ends the client stops
+sending and prints the rest of what the server says.
+
+options:
+  --address <host>   server host (or give it as <host>)
+  --port <port>      server port (or give it as <port>)
+  -h, --help         print this help";
+
+/// What `pollchat-client` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientArgs {
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+}
+
+pub fn parse_client_args<I>(args: I) -> Result<ClientArgs, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut protocol = None;
+    let mut host = None;
+    let mut port = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Err(CliError::Help),
+            Long("address") => host = Some(parser.value()?.to_string_lossy().into_owned()),
+            Long("port") => port = Some(parse_port(parser.value()?)?),
+            Value(value) if protocol.is_none() && host.is_none() => {
+                let text = value.to_string_lossy().into_owned();
+                match Protocol::from_name(&text) {
+                    Some(p) => protocol = Some(p),
+                    None => host = Some(text),
+                }
+            }
+            Value(value) if host.is_none() => host = Some(value.to_string_lossy().into_owned()),
+            Value(value) if port.is_none() => port = Some(parse_port(value)?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    match (host, port) {
+        (Some(host), Some(port)) => Ok(ClientArgs {
+            protocol: protocol.unwrap_or(Protocol::Mesg),
+            host,
+            port,
+        }),
+        _ => Err(CliError::Usage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_serves_mesg_on_all_interfaces() {
+        let args = parse_server_args(["9000"]).unwrap();
+        assert_eq!(
+            (args.address.as_str(), args.port, args.protocol),
+            ("0.0.0.0", 9000, Protocol::Mesg)
+        );
+        let config = args.config().unwrap();
+        assert_eq!(config.listeners[0].max_users, 10);
+        assert_eq!(config.listeners[0].addr, "0.0.0.0:9000".parse().unwrap());
+    }
+
+    #[test]
+    fn options_override_defaults() {
+        let args = parse_server_args([
+            "--address",
+            "127.0.0.1",
+            "--port=0",
+            "--protocol",
+            "mesg",
+            "--max-users",
+            "3",
+            "--max-queue",
+            "100",
+            "--log-level",
+            "warn",
+        ])
+        .unwrap();
+        assert_eq!(args.port, 0);
+        assert_eq!(args.max_users, Some(3));
+        assert_eq!(args.max_queue, 100);
+        assert_eq!(args.log_level, LevelFilter::Warn);
+        assert_eq!(args.config().unwrap().listeners[0].max_users, 3);
+    }
+
+    #[test]
+    fn no_port_is_a_usage_error() {
+        assert_eq!(
+            parse_server_args(Vec::<String>::new()),
+            Err(CliError::Usage)
+        );
+        assert_eq!(parse_server_args(["--address", "::"]), Err(CliError::Usage));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for args in [
+            vec!["99999"],
+            vec!["--port", "x"],
+            vec!["--max-users", "0", "1"],
+            vec!["--protocol", "irc", "1"],
+            vec!["1", "2"],
+        ] {
+            match parse_server_args(args.clone()) {
+                Err(CliError::Invalid(message)) => assert!(!message.is_empty()),
+                other => panic!("{args:?} gave {other:?}"),
+            }
+        }
+        let args = parse_server_args(["--address", "no such host.invalid", "1"]).unwrap();
+        assert!(args.config().is_err());
+    }
+
+    #[test]
+    fn client_takes_host_and_port_either_way() {
+        let want = ClientArgs {
+            protocol: Protocol::Mesg,
+            host: "localhost".into(),
+            port: 9000,
+        };
+        assert_eq!(parse_client_args(["localhost", "9000"]), Ok(want.clone()));
+        assert_eq!(
+            parse_client_args(["mesg", "localhost", "9000"]),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            parse_client_args(["--address", "localhost", "--port", "9000"]),
+            Ok(want)
+        );
+        assert_eq!(parse_client_args(["localhost"]), Err(CliError::Usage));
+    }
+}

@@ -1,0 +1,821 @@
+//! The hub: who is here, under which name, in which channel, and who gets
+//! which message.
+//!
+//! It is pure: requests come in as `(Token, Request)`, and the answer is a
+//! list of [`Event`]s, each with the tokens it goes to, in an [`Outbox`]. It
+//! never sees a socket or a byte of any protocol, so every rule of every
+//! dialect that depends on shared state (names, limits, channels) is tested
+//! here without a network.
+//!
+//! All listeners of a server share one hub, which is why a telnet user can
+//! message a user who logged in over another dialect: the hub only knows
+//! names and tokens; each recipient's dialect renders the event in its own
+//! form.
+//!
+//! A failed request changes nothing: every check happens before any state
+//! is touched.
+
+use mio::Token;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+/// What a connection asks of the hub, already parsed by its dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// A connection was accepted. `max_users` is its listener's limit on
+    /// registered users, counted over the whole server.
+    Open { fd: i32, max_users: usize },
+    /// Take a name (JOIN, HELLO-FROM, LOGIN, a channels client's first frame).
+    Register { name: &'a str },
+    /// Give the name back but stay connected (`sendto` LOGOUT).
+    Unregister,
+    /// Who is registered, in registration order.
+    List,
+    /// A message to one user. With `receipt`, the sender is told when the
+    /// message has been written into the recipient's socket (or that it
+    /// never will be): see [`Event::Message`].
+    Direct {
+        to: &'a str,
+        text: &'a [u8],
+        receipt: bool,
+    },
+    /// A message to every other registered user.
+    Broadcast { text: &'a [u8] },
+    /// Create a channel and move into it.
+    CreateChannel { name: &'a str },
+    /// Move into an existing channel.
+    JoinChannel { name: &'a str },
+    /// The channels that exist, sorted.
+    ListChannels,
+    /// A message to the other members of the sender's channel.
+    Say { text: &'a [u8] },
+    /// The client said goodbye: free its name now; the loop closes it.
+    Quit,
+    /// The connection is gone (closed by either side). Always the last
+    /// request for a token.
+    Close,
+}
+
+/// How a message was addressed; some dialects render them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Direct,
+    Broadcast,
+    Channel,
+}
+
+/// One registered user, as LIST shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: Rc<str>,
+    pub fd: i32,
+}
+
+/// What the hub (or, for receipts, the event loop) tells a connection.
+/// Dialects turn these into bytes; the hub never does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The name was taken for this connection.
+    Registered {
+        name: Rc<str>,
+    },
+    /// This connection already has a name.
+    AlreadyRegistered {
+        name: Rc<str>,
+        fd: i32,
+    },
+    /// Another connection (`fd`) holds the name.
+    NameTaken {
+        name: Rc<str>,
+        fd: i32,
+    },
+    /// The listener's limit on registered users is reached.
+    Full,
+    /// The name was given back (`Unregister`).
+    Unregistered,
+    /// The request needs a name first.
+    NotRegistered,
+    /// The answer to `List`.
+    Users(Vec<User>),
+    /// A message for this connection. `receipt` names the sender who wants
+    /// to hear when it has been written out; the event loop, which knows
+    /// when that happens, answers with `Delivered` or `Undelivered`.
+    Message {
+        from: Rc<str>,
+        text: Rc<[u8]>,
+        kind: Kind,
+        receipt: Option<Token>,
+    },
+    /// `Direct` named nobody who is registered.
+    UnknownRecipient {
+        name: Rc<str>,
+    },
+    /// A message sent with a receipt was written into the recipient's socket.
+    Delivered,
+    /// A message sent with a receipt will never be written: the recipient
+    /// went away first.
+    Undelivered,
+    /// The answer to `ListChannels`.
+    Channels(Vec<Rc<str>>),
+    ChannelExists {
+        name: Rc<str>,
+    },
+    NoSuchChannel {
+        name: Rc<str>,
+    },
+    NotInChannel,
+    /// Someone else entered this connection's channel.
+    Joined {
+        who: Rc<str>,
+    },
+    /// Someone else left this connection's channel.
+    Left {
+        who: Rc<str>,
+    },
+    /// The answer to `Quit`: the dialect says goodbye (or not) and hangs up.
+    Bye,
+}
+
+/// The events produced by one request, each with its recipients.
+///
+/// A broadcast is one event with many recipients, not many events, so the
+/// event loop renders it once per dialect and copies the bytes to each
+/// recipient.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    items: Vec<(Event, std::ops::Range<usize>)>,
+    recipients: Vec<Token>,
+}
+
+impl Outbox {
+    pub fn new() -> Outbox {
+        Outbox::default()
+    }
+
+    fn send(&mut self, to: Token, event: Event) {
+        self.send_many(std::iter::once(to), event);
+    }
+
+    fn send_many(&mut self, to: impl IntoIterator<Item = Token>, event: Event) {
+        let start = self.recipients.len();
+        self.recipients.extend(to);
+        if self.recipients.len() > start {
+            self.items.push((event, start..self.recipients.len()));
+        }
+    }
+
+    /// The events in order, each with its recipients.
+    pub fn iter(&self) -> impl Iterator<Item = (&Event, &[Token])> {
+        self.items
+            .iter()
+            .map(|(event, range)| (event, &self.recipients[range.clone()]))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Empties the outbox, keeping its memory for the next request.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.recipients.clear();
+    }
+
+    /// Every (recipient, event) pair, for tests.
+    pub fn flatten(&self) -> Vec<(Token, Event)> {
+        self.iter()
+            .flat_map(|(event, to)| to.iter().map(move |t| (*t, event.clone())))
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    fd: i32,
+    max_users: usize,
+    name: Option<Rc<str>>,
+    channel: Option<Rc<str>>,
+}
+
+/// The shared state of one server.
+#[derive(Debug, Default)]
+pub struct Hub {
+    /// Indexed by token: tokens are slab keys, so this stays dense.
+    members: Vec<Option<Member>>,
+    by_name: HashMap<Rc<str>, Token>,
+    /// Registered tokens in registration order (LIST order, BCST order).
+    order: Vec<Token>,
+    /// Channels by name (sorted, for `/list`), each with its members in
+    /// the order they entered. Channels are never destroyed.
+    channels: BTreeMap<Rc<str>, Vec<Token>>,
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub::default()
+    }
+
+    /// The name `token` is registered under, if any.
+    pub fn name(&self, token: Token) -> Option<&Rc<str>> {
+        self.member(token)?.name.as_ref()
+    }
+
+    /// The token holding `name`, if any.
+    pub fn lookup(&self, name: &str) -> Option<Token> {
+        self.by_name.get(name).copied()
+    }
+
+    /// How many users are registered on the whole server.
+    pub fn registered(&self) -> usize {
+        self.order.len()
+    }
+
+    /// How many connections are open.
+    pub fn connections(&self) -> usize {
+        self.members.iter().filter(|m| m.is_some()).count()
+    }
+
+    fn member(&self, token: Token) -> Option<&Member> {
+        self.members.get(token.0)?.as_ref()
+    }
+
+    fn member_mut(&mut self, token: Token) -> Option<&mut Member> {
+        self.members.get_mut(token.0)?.as_mut()
+    }
+
+    /// Handles one request from `token`, appending the answers to `out`.
+    pub fn handle(&mut self, token: Token, request: Request<'_>, out: &mut Outbox) {
+        if let Request::Open { fd, max_users } = request {
+            if self.members.len() <= token.0 {
+                self.members.resize_with(token.0 + 1, || None);
+            }
+            self.members[token.0] = Some(Member {
+                fd,
+                max_users,
+                name: None,
+                channel: None,
+            });
+            return;
+        }
+        let Some(member) = self.member(token) else {
+            // A request for a connection the hub does not know (already
+            // closed): nothing to do, and nothing to answer.
+            return;
+        };
+        let me = member.name.clone();
+        match (request, me) {
+            (Request::Open { .. }, _) => unreachable!("handled above"),
+            (Request::Close, _) => {
+                self.unregister(token, out);
+                self.members[token.0] = None;
+            }
+            (Request::Quit, _) => {
+                self.unregister(token, out);
+                out.send(token, Event::Bye);
+            }
+            (Request::Register { name }, None) => self.register(token, name, out),
+            (Request::Register { .. }, Some(name)) => {
+                let fd = self.member(token).map_or(-1, |m| m.fd);
+                out.send(token, Event::AlreadyRegistered { name, fd });
+            }
+            (Request::List, _) => {
+                let users = self
+                    .order
+                    .iter()
+                    .filter_map(|&t| {
+                        let m = self.member(t)?;
+                        Some(User {
+                            name: m.name.clone()?,
+                            fd: m.fd,
+                        })
+                    })
+                    .collect();
+                out.send(token, Event::Users(users));
+            }
+            (Request::ListChannels, _) => {
+                let names = self.channels.keys().cloned().collect();
+                out.send(token, Event::Channels(names));
+            }
+            (_, None) => out.send(token, Event::NotRegistered),
+            (Request::Unregister, Some(_)) => {
+                self.unregister(token, out);
+                out.send(token, Event::Unregistered);
+            }
+            (Request::Direct { to, text, receipt }, Some(from)) => match self.lookup(to) {
+                Some(recipient) => out.send(
+                    recipient,
+                    Event::Message {
+                        from,
+                        text: text.into(),
+                        kind: Kind::Direct,
+                        receipt: receipt.then_some(token),
+                    },
+                ),
+                None => out.send(token, Event::UnknownRecipient { name: to.into() }),
+            },
+            (Request::Broadcast { text }, Some(from)) => {
+                let others = self.order.iter().copied().filter(|&t| t != token);
+                let event = Event::Message {
+                    from,
+                    text: text.into(),
+                    kind: Kind::Broadcast,
+                    receipt: None,
+                };
+                out.send_many(others, event);
+            }
+            (Request::CreateChannel { name }, Some(me)) => {
+                if let Some((existing, _)) = self.channels.get_key_value(name) {
+                    let name = existing.clone();
+                    out.send(token, Event::ChannelExists { name });
+                } else {
+                    let channel: Rc<str> = name.into();
+                    self.channels.insert(channel.clone(), Vec::new());
+                    self.enter(token, me, channel, out);
+                }
+            }
+            (Request::JoinChannel { name }, Some(me)) => match self.channels.get_key_value(name) {
+                Some((channel, _)) => {
+                    let channel = channel.clone();
+                    self.enter(token, me, channel, out);
+                }
+                None => out.send(token, Event::NoSuchChannel { name: name.into() }),
+            },
+            (Request::Say { text }, Some(from)) => {
+                let channel = self.member(token).and_then(|m| m.channel.clone());
+                match channel.and_then(|c| self.channels.get(&c)) {
+                    Some(members) => {
+                        let others = members.iter().copied().filter(|&t| t != token);
+                        let event = Event::Message {
+                            from,
+                            text: text.into(),
+                            kind: Kind::Channel,
+                            receipt: None,
+                        };
+                        out.send_many(others, event);
+                    }
+                    None => out.send(token, Event::NotInChannel),
+                }
+            }
+        }
+    }
+
+    fn register(&mut self, token: Token, name: &str, out: &mut Outbox) {
+        if let Some((held, &holder)) = self.by_name.get_key_value(name) {
+            let fd = self.member(holder).map_or(-1, |m| m.fd);
+            out.send(
+                token,
+                Event::NameTaken {
+                    name: held.clone(),
+                    fd,
+                },
+            );
+            return;
+        }
+        let max_users = self.member(token).map_or(0, |m| m.max_users);
+        if self.order.len() >= max_users {
+            out.send(token, Event::Full);
+            return;
+        }
+        let name: Rc<str> = name.into();
+        self.by_name.insert(name.clone(), token);
+        self.order.push(token);
+        if let Some(m) = self.member_mut(token) {
+            m.name = Some(name.clone());
+        }
+        out.send(token, Event::Registered { name });
+    }
+
+    /// Frees the name of `token` and takes it out of its channel, telling
+    /// the channel. Does nothing for a connection without a name.
+    fn unregister(&mut self, token: Token, out: &mut Outbox) {
+        let Some(m) = self.member_mut(token) else {
+            return;
+        };
+        let Some(name) = m.name.take() else {
+            return;
+        };
+        self.leave_channel(token, &name, out);
+        self.by_name.remove(&name);
+        self.order.retain(|&t| t != token);
+    }
+
+    /// Moves `token` into `channel`: leaves its current one (telling those
+    /// members), then tells the new channel's members.
+    fn enter(&mut self, token: Token, me: Rc<str>, channel: Rc<str>, out: &mut Outbox) {
+        self.leave_channel(token, &me, out);
+        let members = self.channels.entry(channel.clone()).or_default();
+        out.send_many(members.iter().copied(), Event::Joined { who: me });
+        members.push(token);
+        if let Some(m) = self.member_mut(token) {
+            m.channel = Some(channel);
+        }
+    }
+
+    fn leave_channel(&mut self, token: Token, me: &Rc<str>, out: &mut Outbox) {
+        let Some(channel) = self.member_mut(token).and_then(|m| m.channel.take()) else {
+            return;
+        };
+        if let Some(members) = self.channels.get_mut(&channel) {
+            members.retain(|&t| t != token);
+            out.send_many(members.iter().copied(), Event::Left { who: me.clone() });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Token = Token(0);
+    const B: Token = Token(1);
+    const C: Token = Token(2);
+
+    /// A hub with `n` open connections (fds 10, 11, ...) and limit `max`.
+    fn hub(n: usize, max: usize) -> Hub {
+        let mut hub = Hub::new();
+        for i in 0..n {
+            let open = Request::Open {
+                fd: 10 + i as i32,
+                max_users: max,
+            };
+            hub.handle(Token(i), open, &mut Outbox::new());
+        }
+        hub
+    }
+
+    fn ask(hub: &mut Hub, token: Token, request: Request<'_>) -> Vec<(Token, Event)> {
+        let mut out = Outbox::new();
+        hub.handle(token, request, &mut out);
+        out.flatten()
+    }
+
+    fn join(hub: &mut Hub, token: Token, name: &str) {
+        let got = ask(hub, token, Request::Register { name });
+        assert_eq!(got, vec![(token, Event::Registered { name: name.into() })]);
+    }
+
+    fn message(from: &str, text: &str, kind: Kind, receipt: Option<Token>) -> Event {
+        Event::Message {
+            from: from.into(),
+            text: text.as_bytes().into(),
+            kind,
+            receipt,
+        }
+    }
+
+    #[test]
+    fn a_name_is_held_by_one_connection_at_a_time() {
+        let mut h = hub(2, 10);
+        join(&mut h, A, "alice");
+        let got = ask(&mut h, B, Request::Register { name: "alice" });
+        assert_eq!(
+            got,
+            vec![(
+                B,
+                Event::NameTaken {
+                    name: "alice".into(),
+                    fd: 10
+                }
+            )]
+        );
+        assert_eq!(h.name(B), None);
+        assert_eq!(h.lookup("alice"), Some(A));
+    }
+
+    #[test]
+    fn names_are_case_sensitive() {
+        let mut h = hub(2, 10);
+        join(&mut h, A, "alice");
+        join(&mut h, B, "Alice");
+    }
+
+    #[test]
+    fn a_registered_connection_cannot_register_again() {
+        let mut h = hub(1, 10);
+        join(&mut h, A, "alice");
+        let got = ask(&mut h, A, Request::Register { name: "bob" });
+        assert_eq!(
+            got,
+            vec![(
+                A,
+                Event::AlreadyRegistered {
+                    name: "alice".into(),
+                    fd: 10
+                }
+            )]
+        );
+        assert_eq!(h.lookup("bob"), None);
+    }
+
+    #[test]
+    fn the_limit_counts_registered_users_and_a_freed_slot_is_reused() {
+        let mut h = hub(3, 2);
+        join(&mut h, A, "a");
+        join(&mut h, B, "b");
+        assert_eq!(
+            ask(&mut h, C, Request::Register { name: "c" }),
+            vec![(C, Event::Full)]
+        );
+        assert_eq!(h.registered(), 2);
+        assert!(ask(&mut h, A, Request::Close).is_empty());
+        join(&mut h, C, "c");
+    }
+
+    #[test]
+    fn each_connection_keeps_its_listeners_limit() {
+        let mut h = Hub::new();
+        h.handle(
+            A,
+            Request::Open {
+                fd: 1,
+                max_users: 1,
+            },
+            &mut Outbox::new(),
+        );
+        h.handle(
+            B,
+            Request::Open {
+                fd: 2,
+                max_users: 2,
+            },
+            &mut Outbox::new(),
+        );
+        h.handle(
+            C,
+            Request::Open {
+                fd: 3,
+                max_users: 1,
+            },
+            &mut Outbox::new(),
+        );
+        join(&mut h, A, "a");
+        join(&mut h, B, "b");
+        assert_eq!(
+            ask(&mut h, C, Request::Register { name: "c" }),
+            vec![(C, Event::Full)]
+        );
+    }
+
+    #[test]
+    fn list_is_in_registration_order_with_fds() {
+        let mut h = hub(3, 10);
+        join(&mut h, B, "bob");
+        join(&mut h, A, "alice");
+        let users = vec![
+            User {
+                name: "bob".into(),
+                fd: 11,
+            },
+            User {
+                name: "alice".into(),
+                fd: 10,
+            },
+        ];
+        assert_eq!(
+            ask(&mut h, C, Request::List),
+            vec![(C, Event::Users(users))]
+        );
+    }
+
+    #[test]
+    fn requests_that_need_a_name_are_refused_without_one() {
+        let mut h = hub(2, 10);
+        join(&mut h, B, "bob");
+        for request in [
+            Request::Direct {
+                to: "bob",
+                text: b"hi",
+                receipt: false,
+            },
+            Request::Broadcast { text: b"hi" },
+            Request::Unregister,
+            Request::CreateChannel { name: "x" },
+            Request::JoinChannel { name: "x" },
+            Request::Say { text: b"hi" },
+        ] {
+            assert_eq!(ask(&mut h, A, request), vec![(A, Event::NotRegistered)]);
+        }
+    }
+
+    #[test]
+    fn a_direct_message_reaches_only_its_recipient() {
+        let mut h = hub(3, 10);
+        join(&mut h, A, "alice");
+        join(&mut h, B, "bob");
+        join(&mut h, C, "carol");
+        let got = ask(
+            &mut h,
+            A,
+            Request::Direct {
+                to: "bob",
+                text: b"hi there",
+                receipt: false,
+            },
+        );
+        assert_eq!(
+            got,
+            vec![(B, message("alice", "hi there", Kind::Direct, None))]
+        );
+        let got = ask(
+            &mut h,
+            A,
+            Request::Direct {
+                to: "bob",
+                text: b"x",
+                receipt: true,
+            },
+        );
+        assert_eq!(got, vec![(B, message("alice", "x", Kind::Direct, Some(A)))]);
+    }
+
+    #[test]
+    fn a_direct_message_to_nobody_is_reported() {
+        let mut h = hub(1, 10);
+        join(&mut h, A, "alice");
+        let got = ask(
+            &mut h,
+            A,
+            Request::Direct {
+                to: "zed",
+                text: b"hi",
+                receipt: true,
+            },
+        );
+        assert_eq!(
+            got,
+            vec![(A, Event::UnknownRecipient { name: "zed".into() })]
+        );
+    }
+
+    #[test]
+    fn a_broadcast_reaches_every_other_registered_user() {
+        let mut h = hub(4, 10);
+        join(&mut h, A, "alice");
+        join(&mut h, B, "bob");
+        join(&mut h, C, "carol");
+        let mut out = Outbox::new();
+        h.handle(B, Request::Broadcast { text: b"hello all" }, &mut out);
+        let items: Vec<_> = out.iter().collect();
+        assert_eq!(
+            items.len(),
+            1,
+            "one event, rendered once, for all recipients"
+        );
+        assert_eq!(
+            items[0].0,
+            &message("bob", "hello all", Kind::Broadcast, None)
+        );
+        assert_eq!(items[0].1, &[A, C]);
+    }
+
+    #[test]
+    fn a_broadcast_with_nobody_else_sends_nothing() {
+        let mut h = hub(1, 10);
+        join(&mut h, A, "alice");
+        assert!(ask(&mut h, A, Request::Broadcast { text: b"anyone?" }).is_empty());
+    }
+
+    #[test]
+    fn quit_frees_the_name_at_once_and_says_bye() {
+        let mut h = hub(2, 10);
+        join(&mut h, A, "alice");
+        assert_eq!(ask(&mut h, A, Request::Quit), vec![(A, Event::Bye)]);
+        assert_eq!(h.lookup("alice"), None);
+        join(&mut h, B, "alice");
+        // The connection stays known until it is closed.
+        assert_eq!(h.connections(), 2);
+        ask(&mut h, A, Request::Close);
+        assert_eq!(h.connections(), 1);
+    }
+
+    #[test]
+    fn close_frees_the_name_and_later_requests_are_ignored() {
+        let mut h = hub(2, 10);
+        join(&mut h, A, "alice");
+        ask(&mut h, A, Request::Close);
+        assert_eq!(h.lookup("alice"), None);
+        assert_eq!(h.registered(), 0);
+        assert!(ask(&mut h, A, Request::List).is_empty());
+        let got = ask(&mut h, B, Request::List);
+        assert_eq!(got, vec![(B, Event::Users(vec![]))]);
+    }
+
+    #[test]
+    fn unregister_frees_the_name_and_keeps_the_connection() {
+        let mut h = hub(1, 10);
+        join(&mut h, A, "alice");
+        assert_eq!(
+            ask(&mut h, A, Request::Unregister),
+            vec![(A, Event::Unregistered)]
+        );
+        assert_eq!(
+            ask(&mut h, A, Request::Unregister),
+            vec![(A, Event::NotRegistered)]
+        );
+        join(&mut h, A, "alice2");
+    }
+
+    #[test]
+    fn channels_create_join_say_and_leave() {
+        let mut h = hub(3, 10);
+        join(&mut h, A, "alice");
+        join(&mut h, B, "bob");
+        join(&mut h, C, "carol");
+        assert_eq!(
+            ask(&mut h, A, Request::Say { text: b"x" }),
+            vec![(A, Event::NotInChannel)]
+        );
+        assert!(ask(&mut h, A, Request::CreateChannel { name: "tas" }).is_empty());
+        let got = ask(&mut h, B, Request::CreateChannel { name: "tas" });
+        assert_eq!(got, vec![(B, Event::ChannelExists { name: "tas".into() })]);
+        let got = ask(&mut h, B, Request::JoinChannel { name: "nope" });
+        assert_eq!(
+            got,
+            vec![(
+                B,
+                Event::NoSuchChannel {
+                    name: "nope".into()
+                }
+            )]
+        );
+        let got = ask(&mut h, B, Request::JoinChannel { name: "tas" });
+        assert_eq!(got, vec![(A, Event::Joined { who: "bob".into() })]);
+        let got = ask(&mut h, C, Request::JoinChannel { name: "tas" });
+        assert_eq!(
+            got,
+            vec![
+                (
+                    A,
+                    Event::Joined {
+                        who: "carol".into()
+                    }
+                ),
+                (
+                    B,
+                    Event::Joined {
+                        who: "carol".into()
+                    }
+                )
+            ]
+        );
+        let got = ask(&mut h, B, Request::Say { text: b"hey" });
+        let said = message("bob", "hey", Kind::Channel, None);
+        assert_eq!(got, vec![(A, said.clone()), (C, said)]);
+        // Creating another channel leaves this one.
+        let got = ask(&mut h, C, Request::CreateChannel { name: "abc" });
+        assert_eq!(
+            got,
+            vec![
+                (
+                    A,
+                    Event::Left {
+                        who: "carol".into()
+                    }
+                ),
+                (
+                    B,
+                    Event::Left {
+                        who: "carol".into()
+                    }
+                )
+            ]
+        );
+        let got = ask(&mut h, A, Request::ListChannels);
+        assert_eq!(
+            got,
+            vec![(A, Event::Channels(vec!["abc".into(), "tas".into()]))]
+        );
+        // Disconnecting leaves too.
+        let got = ask(&mut h, A, Request::Close);
+        assert_eq!(
+            got,
+            vec![(
+                B,
+                Event::Left {
+                    who: "alice".into()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_failed_channel_command_changes_nothing() {
+        let mut h = hub(2, 10);
+        join(&mut h, A, "alice");
+        join(&mut h, B, "bob");
+        ask(&mut h, A, Request::CreateChannel { name: "one" });
+        ask(&mut h, B, Request::JoinChannel { name: "one" });
+        ask(&mut h, A, Request::JoinChannel { name: "missing" });
+        let got = ask(
+            &mut h,
+            B,
+            Request::Say {
+                text: b"still here?",
+            },
+        );
+        assert_eq!(
+            got,
+            vec![(A, message("bob", "still here?", Kind::Channel, None))]
+        );
+    }
+}

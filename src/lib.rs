@@ -1,0 +1,29 @@
+//! pollchat: a chat server on one thread and one `mio` poll loop, speaking
+//! the classroom chat protocols, and a client for each.
+//!
+//! The picture (DESIGN.md):
+//!
+//! ```text
+//!  TCP bytes --> Connection input --> framing --> dialect --> Request
+//!                                                               |
+//!                                                       Hub::handle (pure)
+//!                                                               |
+//!  TCP bytes <-- Connection output <-- dialect render <-- Outbox of Events
+//! ```
+//!
+//! * [`server`]: the event loop and the connections. The only place that
+//!   does socket I/O on the server side; it knows no protocol.
+//! * [`framing`]: cutting byte streams into messages.
+//! * [`dialect`]: the protocols, one module each.
+//! * [`hub`]: names, limits, channels and routing, with no I/O at all.
+//! * [`client`]: the interactive client, one poll loop over stdin and the
+//!   socket, with a front end per protocol.
+//! * [`limits`]: every bound the server enforces.
+
+pub mod cli;
+pub mod client;
+pub mod dialect;
+pub mod framing;
+pub mod hub;
+pub mod limits;
+pub mod server;

@@ -1,0 +1,46 @@
+//! Every limit the server enforces, in one place, with where it comes from.
+//!
+//! A limit that is not written down here is a bug: every buffer the network
+//! can fill must be bounded by one of these.
+
+/// Longest line a line-based dialect accepts, not counting its terminator
+/// (PROTOCOLS.md sections 1 and 2). A longer line is answered with the
+/// dialect's "too long" reply and discarded up to its end.
+pub const MAX_LINE: usize = 4096;
+
+/// Longest user name in `mesg` and `hello` (PROTOCOLS.md sections 1 and 2).
+pub const MAX_NAME: usize = 32;
+
+/// Registered users allowed on a `mesg` listener: "up to and including 10"
+/// (seeds/mesg-python-assignment.txt).
+pub const MESG_MAX_USERS: usize = 10;
+
+/// Default bound on the bytes queued for one client that it has not read
+/// yet. A client that falls this far behind is disconnected rather than
+/// allowed to grow the server's memory (Redis calls this the client output
+/// buffer limit). 1 MiB holds thousands of chat lines, far more than any
+/// live reader falls behind by.
+pub const DEFAULT_MAX_QUEUE: usize = 1 << 20;
+
+/// Bytes read from one connection per loop turn before the loop moves on to
+/// the others. A client that floods cannot starve the rest: what it sent
+/// beyond this waits in its socket until the next turn.
+pub const READ_BUDGET: usize = 64 * 1024;
+
+/// Size of the one read buffer the loop shares between all connections.
+/// Only a partial frame is ever copied out of it into a connection.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// An output buffer that has drained keeps at most this much capacity, so a
+/// burst (a long LIST, a flood of broadcasts) does not pin memory for ever
+/// on a connection that then goes idle.
+pub const OUTBUF_KEEP: usize = 16 * 1024;
+
+/// How long to wait before accepting again after the process ran out of
+/// file descriptors (EMFILE/ENFILE). Pending connections wait in the
+/// kernel's backlog meanwhile; retrying at once would spin.
+pub const ACCEPT_RETRY_MS: u64 = 100;
+
+/// On SIGINT/SIGTERM, how long the server keeps flushing queued output to
+/// clients before it exits anyway.
+pub const SHUTDOWN_FLUSH_MS: u64 = 1000;

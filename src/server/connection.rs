@@ -1,0 +1,71 @@
+//! One client connection: its socket, what it has sent that does not make a
+//! whole frame yet, what we have queued for it, and its dialect's state.
+
+use super::output::OutBuf;
+use crate::dialect::Session;
+use mio::net::TcpStream;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+
+/// Why a connection is being closed. The close itself always happens at the
+/// end of the loop turn (see `Server::close_pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// The dialect hung up on purpose (QUIT, too many users, ...): what is
+    /// queued is written first.
+    Goodbye,
+    /// The peer closed its side; it may still read what is queued.
+    PeerClosed,
+    /// The socket failed: nothing more can be written.
+    Failed,
+    /// The client stopped reading and its queue passed the limit: nothing
+    /// more is written, or the limit would mean nothing.
+    SlowConsumer,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+#[derive(Debug)]
+pub struct Connection {
+    pub socket: TcpStream,
+    /// The socket's file descriptor: status lines name clients by it, as
+    /// the assignments ask, and `mesg` shows it in LIST.
+    pub fd: i32,
+    pub peer: SocketAddr,
+    /// Tells this connection from an earlier one that had the same token.
+    pub serial: u64,
+    pub session: Session,
+    /// The start of a frame that has not fully arrived. Empty (and without
+    /// memory) for a connection that is between messages, which is nearly
+    /// always: complete frames are handled straight out of the loop's
+    /// shared read buffer.
+    pub partial: Vec<u8>,
+    pub out: OutBuf,
+    /// Set once the connection is to be closed at the end of this turn; it
+    /// is then neither read nor sent anything new.
+    pub closing: Option<Close>,
+    /// In the loop's list of connections to flush this turn.
+    pub dirty: bool,
+}
+
+impl Connection {
+    pub fn new(socket: TcpStream, peer: SocketAddr, serial: u64, session: Session) -> Connection {
+        let fd = socket.as_raw_fd();
+        Connection {
+            socket,
+            fd,
+            peer,
+            serial,
+            session,
+            partial: Vec::new(),
+            out: OutBuf::default(),
+            closing: None,
+            dirty: false,
+        }
+    }
+
+    /// Marks the connection for closing, keeping the first reason given.
+    pub fn close(&mut self, why: Close) {
+        self.closing.get_or_insert(why);
+    }
+}

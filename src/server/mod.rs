@@ -1,0 +1,681 @@
+//! The event loop: one thread, one `mio::Poll`, every socket.
+//!
+//! A student who knows Beej's `pollserver.c` will recognise the shape:
+//! wait for readiness, accept new clients, read from the ready ones, act on
+//! what they said. What is added is what that example leaves out:
+//!
+//! * Reads are cut into frames (a read is not a message) and every buffer is
+//!   bounded.
+//! * Nothing is written where it is produced. Replies are appended to each
+//!   recipient's output buffer, and at the end of the turn every connection
+//!   that got something is flushed with one `write`. A slow reader never
+//!   blocks the loop; one that stops reading is cut off at `--max-queue`.
+//! * Connections are never freed in the middle of a turn. They are marked
+//!   and closed at its end, because one batch of events can still name a
+//!   connection that an earlier event in the batch closed, and slab keys
+//!   are reused at once.
+//!
+//! The loop knows no protocol: frames go to the connection's dialect,
+//! requests to the hub, and the hub's events back through each recipient's
+//! dialect. See `lib.rs` for the picture.
+
+pub mod connection;
+pub mod output;
+
+use crate::dialect::{Action, After, Me, Protocol};
+use crate::hub::{Event, Hub, Outbox, Request};
+use crate::limits::{ACCEPT_RETRY_MS, READ_BUDGET, READ_CHUNK, SHUTDOWN_FLUSH_MS};
+use connection::{Close, Connection};
+use log::{debug, error, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use output::Receipt;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::io::{self, ErrorKind, Read};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// One listening socket to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub protocol: Protocol,
+    pub addr: SocketAddr,
+    /// Registered users allowed through this listener, counted over the
+    /// whole server.
+    pub max_users: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listeners: Vec<ListenerConfig>,
+    /// Bytes that may wait in one connection's output buffer.
+    pub max_queue: usize,
+}
+
+struct Listener {
+    socket: TcpListener,
+    protocol: Protocol,
+    max_users: usize,
+}
+
+/// Tokens above every slab key: the signal pipe, then one per listener.
+const SIGNALS: Token = Token(usize::MAX);
+const FIRST_LISTENER: usize = usize::MAX - 1;
+
+fn listener_token(index: usize) -> Token {
+    Token(FIRST_LISTENER - index)
+}
+
+/// The open connections, and the per-turn lists of those to flush and to
+/// close. Kept apart from the rest of the server so the loop can hold a
+/// connection and the hub at the same time.
+struct Connections {
+    slab: Slab<Connection>,
+    /// Connections with output queued this turn, flushed at its end.
+    dirty: Vec<Token>,
+    /// Connections to close at the end of this turn.
+    closing: Vec<Token>,
+    max_queue: usize,
+}
+
+impl Connections {
+    /// The connection, unless it is closing: a closing connection is
+    /// neither read nor sent anything new.
+    fn open_mut(&mut self, token: Token) -> Option<&mut Connection> {
+        self.slab.get_mut(token.0).filter(|c| c.closing.is_none())
+    }
+
+    fn mark_dirty(&mut self, token: Token) {
+        if let Some(conn) = self.slab.get_mut(token.0) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(token);
+            }
+        }
+    }
+
+    /// Queues `bytes` for `token`. A client whose queue would pass the
+    /// limit is not reading: it is cut off, and `false` says the bytes were
+    /// not queued.
+    fn queue(&mut self, token: Token, bytes: &[u8]) -> bool {
+        let max_queue = self.max_queue;
+        let Some(conn) = self.open_mut(token) else {
+            return false;
+        };
+        if conn.out.push(bytes, max_queue).is_err() {
+            warn!(
+                "Client ({}): Output queue over {max_queue} bytes (client not reading). Disconnecting User.",
+                conn.fd
+            );
+            self.close(token, Close::SlowConsumer);
+            return false;
+        }
+        self.mark_dirty(token);
+        true
+    }
+
+    fn close(&mut self, token: Token, why: Close) {
+        if let Some(conn) = self.slab.get_mut(token.0) {
+            if conn.closing.is_none() {
+                conn.close(why);
+                self.closing.push(token);
+            }
+        }
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    signals: Signals,
+    conns: Connections,
+    hub: Hub,
+    outbox: Outbox,
+    /// The one read buffer, shared by every connection (see `read`).
+    read_buf: Vec<u8>,
+    /// Scratch for a dialect's own replies to one frame.
+    reply: Vec<u8>,
+    /// Scratch for an event rendered in each protocol, so a broadcast is
+    /// rendered once per protocol rather than once per recipient.
+    rendered: Vec<(Protocol, Vec<u8>, After)>,
+    /// Connections that still had input when their read budget ran out.
+    backlog: Vec<Token>,
+    /// Receipts reached this turn, waiting to be told to their senders.
+    receipts: Vec<(Receipt, bool)>,
+    next_serial: u64,
+    /// Accepting is paused until then, after running out of descriptors.
+    accept_paused_until: Option<Instant>,
+    /// Set once a signal asked us to stop: flush until then, then exit.
+    shutdown_deadline: Option<Instant>,
+}
+
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+}
+
+impl Server {
+    /// Opens every listener (all or none) and the signal handler.
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for (index, lc) in config.listeners.iter().enumerate() {
+            let mut socket = TcpListener::bind(lc.addr).map_err(|e| bind_error(lc.addr, e))?;
+            poll.registry()
+                .register(&mut socket, listener_token(index), Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                protocol: lc.protocol,
+                max_users: lc.max_users,
+            });
+        }
+        // SIGINT/SIGTERM arrive through a pipe that the poll watches, so a
+        // signal is just another event in the loop (no work in a handler).
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listeners,
+            signals,
+            conns: Connections {
+                slab: Slab::new(),
+                dirty: Vec::new(),
+                closing: Vec::new(),
+                max_queue: config.max_queue,
+            },
+            hub: Hub::new(),
+            outbox: Outbox::new(),
+            read_buf: vec![0; READ_CHUNK],
+            reply: Vec::new(),
+            rendered: Vec::new(),
+            backlog: Vec::new(),
+            receipts: Vec::new(),
+            next_serial: 0,
+            accept_paused_until: None,
+            shutdown_deadline: None,
+        })
+    }
+
+    /// The address each listener is bound to (the real port when 0 was
+    /// asked for).
+    pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|l| Some((l.protocol, l.socket.local_addr().ok()?)))
+            .collect()
+    }
+
+    /// Runs the loop until SIGINT or SIGTERM.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            match self.poll.poll(&mut events, self.poll_timeout()) {
+                Ok(()) => {}
+                // A signal interrupted the wait: nothing happened, go round.
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.on_signal(),
+                    token if token.0 > FIRST_LISTENER - self.listeners.len() => {
+                        self.accept(FIRST_LISTENER - token.0)
+                    }
+                    token => {
+                        // Events can be spurious, and can name a connection
+                        // closed earlier in this batch: check, then act.
+                        if event.is_writable() {
+                            if let Some(conn) = self.conns.open_mut(token) {
+                                if !conn.out.is_empty() {
+                                    self.conns.mark_dirty(token);
+                                }
+                            }
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(token);
+                        }
+                    }
+                }
+            }
+            self.resume_accepting();
+            // Connections whose read budget ran out last turn: edge-triggered
+            // readiness will not tell us about their input again.
+            for token in std::mem::take(&mut self.backlog) {
+                self.read(token);
+            }
+            self.end_turn();
+            if self.shutdown_complete() {
+                info!("Server stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.backlog.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        [self.shutdown_deadline, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    // ----- accepting -------------------------------------------------------
+
+    /// Accepts until the listener's queue is empty: readiness is
+    /// edge-triggered, so connections left in the queue would not be
+    /// announced again.
+    fn accept(&mut self, index: usize) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        while let Some(listener) = self.listeners.get(index) {
+            match listener.socket.accept() {
+                Ok((socket, peer)) => self.add_connection(index, socket, peer),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                // The client gave up before we got to it, or a signal
+                // arrived: neither is a reason to stop accepting.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // Out of file descriptors (EMFILE/ENFILE) or memory.
+                    // The pending connections stay in the kernel's queue;
+                    // retrying at once would spin, so wait a little.
+                    error!("accept: {e}; not accepting for {ACCEPT_RETRY_MS} ms");
+                    let pause = Duration::from_millis(ACCEPT_RETRY_MS);
+                    self.accept_paused_until = Some(Instant::now() + pause);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        if let Some(until) = self.accept_paused_until {
+            if Instant::now() >= until {
+                self.accept_paused_until = None;
+                for index in 0..self.listeners.len() {
+                    self.accept(index);
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) {
+        let listener = &self.listeners[index];
+        let (protocol, max_users) = (listener.protocol, listener.max_users);
+        // Chat lines are small and must go out now, not after Nagle's
+        // algorithm waits for an ACK (tens of milliseconds on loopback).
+        if let Err(e) = socket.set_nodelay(true) {
+            warn!("set TCP_NODELAY for {peer}: {e}");
+        }
+        let entry = self.conns.slab.vacant_entry();
+        let token = Token(entry.key());
+        // Readable and writable at once, edge-triggered: a writable event
+        // comes only when a full socket gets room again, so asking for both
+        // up front saves re-registering every time output backs up.
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self.poll.registry().register(&mut socket, token, interest) {
+            error!("register connection from {peer}: {e}");
+            return;
+        }
+        self.next_serial += 1;
+        let conn = Connection::new(socket, peer, self.next_serial, protocol.session());
+        let fd = conn.fd;
+        info!("Client ({fd}): Connection Accepted");
+        debug!("Client ({fd}): from {peer} on the {protocol} listener");
+        entry.insert(conn);
+        let open = Request::Open { fd, max_users };
+        self.hub.handle(token, open, &mut self.outbox);
+        self.deliver();
+    }
+
+    // ----- reading ---------------------------------------------------------
+
+    /// Reads what `token` has sent, until the socket is empty or the
+    /// connection has had its share of this turn.
+    ///
+    /// Every connection reads into the same buffer; only the tail of a
+    /// frame that has not fully arrived is copied into the connection. An
+    /// idle connection therefore holds no input memory at all.
+    fn read(&mut self, token: Token) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let mut budget = READ_BUDGET;
+        while let Some(conn) = self.conns.open_mut(token) {
+            if budget == 0 {
+                // Fairness: come back next turn (the poll will not wait).
+                self.backlog.push(token);
+                break;
+            }
+            let want = buf.len().min(budget);
+            match conn.socket.read(&mut buf[..want]) {
+                Ok(0) => {
+                    self.on_eof(token);
+                    break;
+                }
+                Ok(n) => {
+                    budget -= n;
+                    self.on_bytes(token, &mut buf[..n]);
+                }
+                // The socket is empty: the OS will tell us when there is more.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    info!("Client ({}): read failed: {e}", conn.fd);
+                    self.conns.close(token, Close::Failed);
+                    break;
+                }
+            }
+        }
+        self.read_buf = buf;
+    }
+
+    fn on_bytes(&mut self, token: Token, data: &mut [u8]) {
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        self.reply.clear();
+        let n = conn.session.decode(data, &mut self.reply);
+        let mut partial = std::mem::take(&mut conn.partial);
+        if !self.reply.is_empty() {
+            self.conns.queue(token, &self.reply);
+        }
+        let data = &data[..n];
+        if partial.is_empty() {
+            // The usual case: frames are handled where they were read.
+            let used = self.on_frames(token, data);
+            partial.extend_from_slice(&data[used..]);
+        } else {
+            partial.extend_from_slice(data);
+            let used = self.on_frames(token, &partial);
+            partial.drain(..used);
+        }
+        if let Some(conn) = self.conns.open_mut(token) {
+            if partial.is_empty() {
+                // Keep no memory for a connection between messages.
+                partial = Vec::new();
+            }
+            conn.partial = partial;
+        }
+    }
+
+    /// Handles every complete frame in `input`; returns how much of it was
+    /// used. What is left is the start of a frame still arriving.
+    fn on_frames(&mut self, token: Token, input: &[u8]) -> usize {
+        let mut pos = 0;
+        while let Some(conn) = self.conns.open_mut(token) {
+            let (used, frame) = conn.session.next_frame(&input[pos..]);
+            pos += used;
+            match frame {
+                Some(frame) => self.on_frame(token, frame),
+                None => return pos,
+            }
+        }
+        // Closed by one of its own frames (QUIT): the rest is not read.
+        input.len()
+    }
+
+    /// The peer closed its side. A last unterminated frame still counts;
+    /// then we close too, after sending what is queued.
+    fn on_eof(&mut self, token: Token) {
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        let partial = std::mem::take(&mut conn.partial);
+        if let Some(frame) = conn.session.finish(&partial) {
+            self.on_frame(token, frame);
+        }
+        self.conns.close(token, Close::PeerClosed);
+    }
+
+    fn on_frame(&mut self, token: Token, frame: crate::framing::Frame<'_>) {
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        let me = Me {
+            fd: conn.fd,
+            name: self.hub.name(token).map(|n| &**n),
+        };
+        self.reply.clear();
+        let action = conn.session.on_frame(frame, me, &mut self.reply);
+        if !self.reply.is_empty() {
+            self.conns.queue(token, &self.reply);
+        }
+        match action {
+            Action::Done(After::Keep) => {}
+            Action::Done(After::Close) => self.conns.close(token, Close::Goodbye),
+            Action::Request(request) => {
+                self.hub.handle(token, request, &mut self.outbox);
+                self.deliver();
+            }
+        }
+    }
+
+    // ----- delivering ------------------------------------------------------
+
+    /// Renders what the hub produced into the recipients' output buffers.
+    fn deliver(&mut self) {
+        let outbox = std::mem::take(&mut self.outbox);
+        for (event, to) in outbox.iter() {
+            self.rendered.clear();
+            for &token in to {
+                self.deliver_to(token, event, to.len() == 1);
+            }
+        }
+        let mut outbox = outbox;
+        outbox.clear();
+        self.outbox = outbox;
+    }
+
+    fn deliver_to(&mut self, token: Token, event: &Event, alone: bool) {
+        let receipt = match event {
+            Event::Message {
+                receipt: Some(sender),
+                ..
+            } => Some(*sender),
+            _ => None,
+        };
+        let Some(conn) = self.conns.open_mut(token) else {
+            // Closing already: a message sent with a receipt will never
+            // arrive, and its sender must hear so.
+            if let Some(sender) = receipt {
+                self.tell_sender(sender, None, Event::Undelivered);
+            }
+            return;
+        };
+        let protocol = conn.session.protocol();
+        if alone {
+            protocol.log_event(conn.fd, event);
+        }
+        let index = match self.rendered.iter().position(|(p, _, _)| *p == protocol) {
+            Some(index) => index,
+            None => {
+                let mut bytes = Vec::new();
+                let after = protocol.render(event, &mut bytes);
+                self.rendered.push((protocol, bytes, after));
+                self.rendered.len() - 1
+            }
+        };
+        let (_, bytes, after) = &self.rendered[index];
+        let queued = bytes.is_empty() || self.conns.queue(token, bytes);
+        if *after == After::Close {
+            self.conns.close(token, Close::Goodbye);
+        }
+        if let Some(sender) = receipt {
+            if queued {
+                let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
+                if let Some(conn) = self.conns.open_mut(token) {
+                    conn.out.mark(Receipt { sender, serial });
+                }
+            } else {
+                self.tell_sender(sender, None, Event::Undelivered);
+            }
+        }
+    }
+
+    /// Gives the sender of a message its receipt, unless it has gone (its
+    /// token may belong to a new connection by now: `serial` tells).
+    fn tell_sender(&mut self, sender: Token, serial: Option<u64>, event: Event) {
+        let Some(conn) = self.conns.open_mut(sender) else {
+            return;
+        };
+        if serial.is_some_and(|s| s != conn.serial) {
+            return;
+        }
+        let protocol = conn.session.protocol();
+        let mut bytes = std::mem::take(&mut self.reply);
+        bytes.clear();
+        if protocol.render(&event, &mut bytes) == After::Close {
+            self.conns.close(sender, Close::Goodbye);
+        }
+        if !bytes.is_empty() {
+            self.conns.queue(sender, &bytes);
+        }
+        self.reply = bytes;
+    }
+
+    // ----- end of turn: close, then flush ----------------------------------
+
+    fn end_turn(&mut self) {
+        loop {
+            self.close_pending();
+            self.flush_dirty();
+            if self.conns.closing.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Writes every connection that got output this turn: one `write` for
+    /// all it got, however many messages that was.
+    fn flush_dirty(&mut self) {
+        let mut i = 0;
+        // Receipts can make more connections dirty while we go: the list
+        // may grow under us, so walk it by index.
+        while i < self.conns.dirty.len() {
+            let token = self.conns.dirty[i];
+            i += 1;
+            let Some(conn) = self.conns.slab.get_mut(token.0) else {
+                continue;
+            };
+            conn.dirty = false;
+            if conn.closing.is_some() {
+                continue;
+            }
+            if let Err(e) = conn.out.write_to(&mut conn.socket) {
+                info!("Client ({}): write failed: {e}", conn.fd);
+                self.conns.close(token, Close::Failed);
+            }
+            self.take_receipts(token);
+        }
+        self.conns.dirty.clear();
+    }
+
+    /// Tells senders about every mark `token`'s output has passed.
+    fn take_receipts(&mut self, token: Token) {
+        if let Some(conn) = self.conns.slab.get_mut(token.0) {
+            while let Some(receipt) = conn.out.reached() {
+                self.receipts.push((receipt, true));
+            }
+            if conn.closing.is_some() {
+                let lost = conn.out.abandon_marks().map(|r| (r, false));
+                self.receipts.extend(lost);
+            }
+        }
+        for (receipt, delivered) in std::mem::take(&mut self.receipts) {
+            let event = if delivered {
+                Event::Delivered
+            } else {
+                Event::Undelivered
+            };
+            self.tell_sender(receipt.sender, Some(receipt.serial), event);
+        }
+    }
+
+    /// Closes the connections marked this turn: a last write where that
+    /// makes sense, a FIN after it, and the hub told (which may notify
+    /// others, e.g. a channel).
+    fn close_pending(&mut self) {
+        while let Some(token) = self.conns.closing.pop() {
+            let Some(conn) = self.conns.slab.get_mut(token.0) else {
+                continue;
+            };
+            let why = conn.closing.unwrap_or(Close::Failed);
+            if matches!(why, Close::Goodbye | Close::PeerClosed | Close::Shutdown) {
+                // Best effort, once: the last reply (why we hang up).
+                let _ = conn.out.write_to(&mut conn.socket);
+            }
+            self.take_receipts(token);
+            let Some(mut conn) = self.conns.slab.try_remove(token.0) else {
+                continue;
+            };
+            hang_up(&mut conn);
+            if let Err(e) = self.poll.registry().deregister(&mut conn.socket) {
+                debug!("deregister fd {}: {e}", conn.fd);
+            }
+            info!("Client ({}): Disconnecting User.", conn.fd);
+            drop(conn);
+            self.hub.handle(token, Request::Close, &mut self.outbox);
+            self.deliver();
+        }
+    }
+
+    // ----- shutting down ---------------------------------------------------
+
+    fn on_signal(&mut self) {
+        let stop = self
+            .signals
+            .pending()
+            .any(|signal| signal == SIGINT || signal == SIGTERM);
+        if stop && self.shutdown_deadline.is_none() {
+            info!("Shutting down: no new connections; flushing queued output");
+            for mut listener in self.listeners.drain(..) {
+                let _ = self.poll.registry().deregister(&mut listener.socket);
+            }
+            let flush_for = Duration::from_millis(SHUTDOWN_FLUSH_MS);
+            self.shutdown_deadline = Some(Instant::now() + flush_for);
+        }
+    }
+
+    /// Once shutting down: done when every queue is empty or time is up.
+    fn shutdown_complete(&mut self) -> bool {
+        let Some(deadline) = self.shutdown_deadline else {
+            return false;
+        };
+        let drained = self.conns.slab.iter().all(|(_, c)| c.out.is_empty());
+        if !drained && Instant::now() < deadline {
+            return false;
+        }
+        for (_, conn) in self.conns.slab.iter_mut() {
+            hang_up(conn);
+        }
+        true
+    }
+}
+
+/// Sends a FIN after whatever was written, and reads away what the client
+/// sent that we will never handle. Closing a socket with unread input makes
+/// the kernel send a reset, and a reset can destroy our last reply (the
+/// reason we hang up) before the client reads it.
+fn hang_up(conn: &mut Connection) {
+    let _ = conn.socket.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        match conn.socket.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
