@@ -22,8 +22,9 @@ A single-threaded chat server for the classroom chat protocols.
 options:
   --address <addr>     address to listen on (default 0.0.0.0)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
-  --protocol <name>    protocol to speak: mesg (default)
-  --max-users <n>      registered users allowed at once (default: mesg 10)
+  --protocol <name>    protocol to speak: mesg (default), hello, channels, sendto
+  --max-users <n>      registered users allowed at once, over the whole server
+                       (default: mesg 10, hello 16, channels and sendto no limit)
   --max-queue <bytes>  output a client may leave unread before it is
                        disconnected (default 1048576)
   --log-level <level>  off, error, warn, info (default), debug or trace
@@ -158,7 +159,9 @@ impl ServerArgs {
 
 pub const CLIENT_HELP: &str = "\
 usage: pollchat-client [mesg] <host> <port>
-       pollchat-client [mesg] --address <host> --port <port>
+       pollchat-client hello --address <host> --port <port>
+       pollchat-client channels <name> <host> <port>
+       pollchat-client sendto <host> <port>
 
 An interactive chat client. Each line typed is sent to the server; each line
 the server sends is printed. When standard input ends the client stops
@@ -173,6 +176,8 @@ options:
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientArgs {
     pub protocol: Protocol,
+    /// The user name given on the command line (`channels` takes one).
+    pub name: Option<String>,
     pub host: String,
     pub port: u16,
 }
@@ -184,6 +189,7 @@ where
 {
     let mut parser = lexopt::Parser::from_args(args);
     let mut protocol = None;
+    let mut name = None;
     let mut host = None;
     let mut port = None;
     while let Some(arg) = parser.next()? {
@@ -198,6 +204,9 @@ where
                     None => host = Some(text),
                 }
             }
+            Value(value) if protocol == Some(Protocol::Channels) && name.is_none() => {
+                name = Some(value.to_string_lossy().into_owned())
+            }
             Value(value) if host.is_none() => host = Some(value.to_string_lossy().into_owned()),
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
             _ => return Err(arg.unexpected().into()),
@@ -206,6 +215,7 @@ where
     match (host, port) {
         (Some(host), Some(port)) => Ok(ClientArgs {
             protocol: protocol.unwrap_or(Protocol::Mesg),
+            name,
             host,
             port,
         }),
@@ -283,6 +293,7 @@ mod tests {
     fn client_takes_host_and_port_either_way() {
         let want = ClientArgs {
             protocol: Protocol::Mesg,
+            name: None,
             host: "localhost".into(),
             port: 9000,
         };
@@ -296,5 +307,23 @@ mod tests {
             Ok(want)
         );
         assert_eq!(parse_client_args(["localhost"]), Err(CliError::Usage));
+    }
+
+    #[test]
+    fn client_dialects_take_their_own_arguments() {
+        let hello =
+            parse_client_args(["hello", "--address", "127.0.0.1", "--port", "5378"]).unwrap();
+        assert_eq!(
+            (hello.protocol, hello.host.as_str(), hello.port),
+            (Protocol::Hello, "127.0.0.1", 5378)
+        );
+        let channels = parse_client_args(["channels", "ana", "localhost", "55555"]).unwrap();
+        assert_eq!(channels.name.as_deref(), Some("ana"));
+        assert_eq!(
+            (channels.protocol, channels.port),
+            (Protocol::Channels, 55555)
+        );
+        let sendto = parse_client_args(["sendto", "localhost", "9100"]).unwrap();
+        assert_eq!((sendto.protocol, sendto.name), (Protocol::Sendto, None));
     }
 }

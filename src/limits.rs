@@ -15,6 +15,10 @@ pub const MAX_NAME: usize = 32;
 /// (seeds/mesg-python-assignment.txt).
 pub const MESG_MAX_USERS: usize = 10;
 
+/// Logged-in users allowed on a `hello` listener (PROTOCOLS.md section 2):
+/// the 17th login gets `BUSY`.
+pub const HELLO_MAX_USERS: usize = 16;
+
 /// Default bound on the bytes queued for one client that it has not read
 /// yet. A client that falls this far behind is disconnected rather than
 /// allowed to grow the server's memory (Redis calls this the client output

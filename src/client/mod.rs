@@ -5,10 +5,14 @@
 //! The loop is the same for every protocol; a [`FrontEnd`] decides what a
 //! typed line sends and how the server's bytes are shown.
 
+pub mod channels;
+pub mod hello;
 pub mod mesg;
+pub mod sendto;
 mod stdin;
 
 use crate::cli::ClientArgs;
+use crate::dialect::Protocol;
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use mio::net::TcpStream;
@@ -17,6 +21,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::time::Duration;
 use stdin::Stdin;
 
 const SOCKET: Token = Token(0);
@@ -55,157 +60,304 @@ impl Screen {
     }
 }
 
-/// A protocol's side of the client.
+/// What the client loop does after a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    /// Close this connection and open a new one (e.g. to try another name).
+    Reconnect,
+    /// Close the connection and exit with this status.
+    Exit(i32),
+}
+
+/// A protocol's side of the client: what a typed line sends, how the
+/// server's bytes are shown, and what happens at the edges of the session.
 pub trait FrontEnd {
+    /// Once, before the first connection attempt (a welcome line).
+    fn on_start(&mut self, screen: &mut Screen) {
+        let _ = screen;
+    }
+
+    /// Connected (also after a reconnect).
+    fn on_connect(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) {
+        let _ = (to_server, screen);
+    }
+
     /// The user typed `line` (without its newline).
     fn on_typed(&mut self, line: &[u8], to_server: &mut Vec<u8>, screen: &mut Screen);
+
+    /// Standard input ended. By default the client stops sending and keeps
+    /// printing what the server says until it hangs up.
+    fn on_input_end(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> Next {
+        let _ = (to_server, screen);
+        Next::Continue
+    }
 
     /// Bytes arrived from the server. Returns how many were used; the rest
     /// (an incomplete message) is offered again with what follows it.
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize;
+
+    /// Asked after every turn: go on, reconnect, or exit.
+    fn next(&mut self) -> Next {
+        Next::Continue
+    }
+
+    /// The server hung up. Returns the exit status.
+    fn on_server_closed(&mut self, target: &str, screen: &mut Screen) -> i32 {
+        screen.line(format!("Server at {target} has disconnected").as_bytes());
+        0
+    }
+
+    /// No connection could be made. Returns the exit status.
+    fn on_connect_failed(&mut self, target: &str, screen: &mut Screen) -> i32 {
+        screen.line(format!("Unable to connect to {target}").as_bytes());
+        1
+    }
 }
 
-/// Runs the client until the server hangs up; returns the exit status.
+/// The front end for `args.protocol`.
+fn front_end(args: &ClientArgs) -> Box<dyn FrontEnd> {
+    match args.protocol {
+        Protocol::Mesg => Box::new(mesg::Mesg::new()),
+        Protocol::Hello => Box::new(hello::Hello::new()),
+        Protocol::Channels => Box::new(channels::Channels::new(
+            args.name.clone().unwrap_or_default(),
+        )),
+        Protocol::Sendto => Box::new(sendto::Sendto::new()),
+    }
+}
+
+/// Runs the client until the server hangs up, the front end exits, or a
+/// signal; returns the exit status.
 pub fn run(args: &ClientArgs) -> i32 {
     let target = format!("{}:{}", args.host, args.port);
-    let socket = match std::net::TcpStream::connect((args.host.as_str(), args.port)) {
-        Ok(socket) => socket,
+    let mut front = front_end(args);
+    let mut screen = Screen::default();
+    front.on_start(&mut screen);
+    let _ = screen.flush();
+    // Dropped (and stdin's flags restored) however this function returns.
+    let mut session = match Session::new() {
+        Ok(session) => session,
         Err(e) => {
-            println!("Unable to connect to {target}");
-            log::debug!("connect {target}: {e}");
+            eprintln!("pollchat-client: {e}");
             return 1;
         }
     };
-    let mut front = mesg::Mesg::new();
-    match run_connected(socket, &mut front) {
-        Ok(Ending::ServerClosed) => {
-            println!("Server at {target} has disconnected");
-            0
-        }
-        Ok(Ending::Interrupted) => 130,
-        Err(e) => {
-            eprintln!("pollchat-client: {e}");
-            1
-        }
+    loop {
+        let socket = match std::net::TcpStream::connect((args.host.as_str(), args.port)) {
+            Ok(socket) => socket,
+            Err(e) => {
+                log::debug!("connect {target}: {e}");
+                let status = front.on_connect_failed(&target, &mut screen);
+                let _ = screen.flush();
+                return status;
+            }
+        };
+        let ending = session.run_connected(socket, front.as_mut(), &mut screen);
+        let status = match ending {
+            Ok(Ending::ServerClosed) => front.on_server_closed(&target, &mut screen),
+            Ok(Ending::Exit(status)) => status,
+            Ok(Ending::Reconnect) => {
+                let _ = screen.flush();
+                continue;
+            }
+            Err(e) => {
+                eprintln!("pollchat-client: {e}");
+                1
+            }
+        };
+        let _ = screen.flush();
+        return status;
     }
 }
 
 enum Ending {
     ServerClosed,
-    Interrupted,
+    Reconnect,
+    Exit(i32),
 }
 
-fn run_connected(socket: std::net::TcpStream, front: &mut dyn FrontEnd) -> io::Result<Ending> {
-    socket.set_nonblocking(true)?;
-    let _ = socket.set_nodelay(true);
-    let mut socket = TcpStream::from_std(socket);
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    poll.registry()
-        .register(&mut signals, SIGNALS, Interest::READABLE)?;
-    // Dropped (and stdin's flags restored) however this function returns.
-    let mut stdin = Stdin::register(poll.registry(), STDIN);
+/// What outlives one connection: the poll, stdin and what was typed.
+struct Session {
+    poll: Poll,
+    signals: Signals,
+    stdin: Stdin,
+    typed: Vec<u8>,
+    typed_lines: LineFramer,
+    input_ended: bool,
+}
 
-    let mut events = Events::with_capacity(16);
-    let mut screen = Screen::default();
-    let mut typed = Vec::new();
-    let mut typed_lines = LineFramer::new(MAX_TYPED_LINE);
-    let mut from_server = Vec::new();
-    let mut to_server = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut sent_eof = false;
+impl Session {
+    fn new() -> io::Result<Session> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let stdin = Stdin::register(poll.registry(), STDIN);
+        Ok(Session {
+            poll,
+            signals,
+            stdin,
+            typed: Vec::new(),
+            typed_lines: LineFramer::new(MAX_TYPED_LINE),
+            input_ended: false,
+        })
+    }
 
-    loop {
-        let timeout = stdin.wants_turn().then_some(std::time::Duration::ZERO);
-        match poll.poll(&mut events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        let mut server_closed = false;
-        let mut read_stdin = stdin.wants_turn();
-        for event in events.iter() {
-            match event.token() {
-                SOCKET => loop {
-                    match socket.read(&mut chunk) {
-                        Ok(0) => {
-                            server_closed = true;
-                            break;
-                        }
-                        Ok(n) => {
-                            from_server.extend_from_slice(&chunk[..n]);
-                            let used = front.on_server(&from_server, &mut screen);
-                            from_server.drain(..used);
-                        }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(_) => {
-                            server_closed = true;
-                            break;
-                        }
-                    }
-                },
-                STDIN => read_stdin = true,
-                SIGNALS if signals.pending().next().is_some() => {
-                    screen.flush()?;
-                    return Ok(Ending::Interrupted);
-                }
-                _ => {}
+    /// Hands every complete typed line to the front end.
+    fn take_typed(
+        &mut self,
+        front: &mut dyn FrontEnd,
+        to_server: &mut Vec<u8>,
+        screen: &mut Screen,
+    ) {
+        let mut pos = 0;
+        loop {
+            let (used, frame) = self.typed_lines.next_frame(&self.typed[pos..]);
+            pos += used;
+            match frame {
+                Some(Frame::Data(line)) => front.on_typed(line, to_server, screen),
+                Some(Frame::TooLong) => eprintln!("pollchat-client: line too long, not sent"),
+                None => break,
             }
         }
-        if read_stdin {
-            // A polled stdin is read until it is empty; a file one chunk a
-            // turn, so the socket gets its turns too.
-            loop {
-                let n = stdin.read(&mut chunk)?;
-                typed.extend_from_slice(&chunk[..n]);
-                let mut pos = 0;
+        self.typed.drain(..pos);
+        if self.stdin.is_eof() {
+            if let Some(Frame::Data(line)) = self.typed_lines.finish(&self.typed) {
+                front.on_typed(line, to_server, screen);
+            }
+            self.typed.clear();
+        }
+    }
+
+    fn run_connected(
+        &mut self,
+        socket: std::net::TcpStream,
+        front: &mut dyn FrontEnd,
+        screen: &mut Screen,
+    ) -> io::Result<Ending> {
+        socket.set_nonblocking(true)?;
+        let _ = socket.set_nodelay(true);
+        let mut socket = TcpStream::from_std(socket);
+        self.poll.registry().register(
+            &mut socket,
+            SOCKET,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let ending = self.converse(&mut socket, front, screen);
+        let _ = self.poll.registry().deregister(&mut socket);
+        ending
+    }
+
+    fn converse(
+        &mut self,
+        socket: &mut TcpStream,
+        front: &mut dyn FrontEnd,
+        screen: &mut Screen,
+    ) -> io::Result<Ending> {
+        let mut events = Events::with_capacity(16);
+        let mut from_server = Vec::new();
+        let mut to_server = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut sent_eof = false;
+        front.on_connect(&mut to_server, screen);
+        // Lines typed before this connection existed are handled now.
+        self.take_typed(front, &mut to_server, screen);
+        let mut read_stdin = true;
+        loop {
+            let mut server_closed = false;
+            if read_stdin {
+                // A polled stdin is read until it is empty; a file one
+                // chunk a turn, so the socket gets its turns too.
                 loop {
-                    let (used, frame) = typed_lines.next_frame(&typed[pos..]);
-                    pos += used;
-                    match frame {
-                        Some(Frame::Data(line)) => {
-                            front.on_typed(line, &mut to_server, &mut screen)
-                        }
-                        Some(Frame::TooLong) => {
-                            eprintln!("pollchat-client: line too long, not sent")
-                        }
-                        None => break,
+                    let n = self.stdin.read(&mut chunk)?;
+                    self.typed.extend_from_slice(&chunk[..n]);
+                    self.take_typed(front, &mut to_server, screen);
+                    if n == 0 || self.stdin.wants_turn() {
+                        break;
                     }
-                }
-                typed.drain(..pos);
-                if stdin.is_eof() {
-                    if let Some(Frame::Data(line)) = typed_lines.finish(&typed) {
-                        front.on_typed(line, &mut to_server, &mut screen);
-                    }
-                    typed.clear();
-                }
-                if n == 0 || stdin.wants_turn() {
-                    break;
                 }
             }
-        }
-        if !server_closed {
-            server_closed = write_pending(&mut socket, &mut to_server);
-        }
-        if stdin.is_eof() && to_server.is_empty() && !sent_eof && !server_closed {
-            // Nothing more to say: tell the server, and keep printing what
-            // it still sends until it hangs up.
-            let _ = socket.shutdown(Shutdown::Write);
-            sent_eof = true;
-        }
-        if let Err(e) = screen.flush() {
-            // Whoever reads our output has gone: nothing left to do.
-            return if e.kind() == ErrorKind::BrokenPipe {
-                Ok(Ending::Interrupted)
-            } else {
-                Err(e)
-            };
-        }
-        if server_closed {
-            return Ok(Ending::ServerClosed);
+            if self.stdin.is_eof() && !self.input_ended {
+                self.input_ended = true;
+                match front.on_input_end(&mut to_server, screen) {
+                    Next::Continue => {}
+                    Next::Reconnect => return Ok(Ending::Reconnect),
+                    Next::Exit(status) => return Ok(Ending::Exit(status)),
+                }
+            }
+            server_closed |= write_pending(socket, &mut to_server);
+            if self.input_ended && to_server.is_empty() && !sent_eof && !server_closed {
+                // Nothing more to say: tell the server, and keep printing
+                // what it still sends until it hangs up.
+                let _ = socket.shutdown(Shutdown::Write);
+                sent_eof = true;
+            }
+            if let Err(e) = screen.flush() {
+                // Whoever reads our output has gone: nothing left to do.
+                return if e.kind() == ErrorKind::BrokenPipe {
+                    Ok(Ending::Exit(1))
+                } else {
+                    Err(e)
+                };
+            }
+            match front.next() {
+                Next::Continue => {}
+                Next::Reconnect => return Ok(Ending::Reconnect),
+                Next::Exit(status) => {
+                    write_pending(socket, &mut to_server);
+                    return Ok(Ending::Exit(status));
+                }
+            }
+            if server_closed {
+                return Ok(Ending::ServerClosed);
+            }
+
+            let timeout = self.stdin.wants_turn().then_some(Duration::ZERO);
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            read_stdin = self.stdin.wants_turn();
+            for event in events.iter() {
+                match event.token() {
+                    SOCKET => loop {
+                        match socket.read(&mut chunk) {
+                            Ok(0) => {
+                                server_closed = true;
+                                break;
+                            }
+                            Ok(n) => {
+                                from_server.extend_from_slice(&chunk[..n]);
+                                let used = front.on_server(&from_server, screen);
+                                from_server.drain(..used);
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                            Err(_) => {
+                                server_closed = true;
+                                break;
+                            }
+                        }
+                    },
+                    STDIN => read_stdin = true,
+                    SIGNALS if self.signals.pending().next().is_some() => {
+                        screen.flush()?;
+                        return Ok(Ending::Exit(130));
+                    }
+                    _ => {}
+                }
+            }
+            if server_closed {
+                // What the server said last is printed before we go.
+                screen.flush()?;
+                return Ok(match front.next() {
+                    Next::Continue => Ending::ServerClosed,
+                    Next::Reconnect => Ending::Reconnect,
+                    Next::Exit(status) => Ending::Exit(status),
+                });
+            }
         }
     }
 }

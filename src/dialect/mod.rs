@@ -9,7 +9,10 @@
 //! The event loop sees only [`Protocol`] and [`Session`] below, never a
 //! particular dialect.
 
+pub mod channels;
+pub mod hello;
 pub mod mesg;
+pub mod sendto;
 
 use crate::framing::Frame;
 use crate::hub::{Event, Request};
@@ -20,16 +23,30 @@ use std::fmt;
 pub enum Protocol {
     /// JOIN / LIST / MESG / BCST / QUIT over telnet (PROTOCOLS.md section 1).
     Mesg,
+    /// HELLO-FROM / LIST / SEND, the VU chat protocol (section 2).
+    Hello,
+    /// Fixed 200-byte frames with channels, CS168 (section 3).
+    Channels,
+    /// Length-prefixed binary packets: login / list / sendto (section 4).
+    Sendto,
 }
 
 impl Protocol {
     /// Every protocol, in the order `--help` lists them.
-    pub const ALL: [Protocol; 1] = [Protocol::Mesg];
+    pub const ALL: [Protocol; 4] = [
+        Protocol::Mesg,
+        Protocol::Hello,
+        Protocol::Channels,
+        Protocol::Sendto,
+    ];
 
     /// The name used on the command line and in status lines.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Mesg => "mesg",
+            Protocol::Hello => "hello",
+            Protocol::Channels => "channels",
+            Protocol::Sendto => "sendto",
         }
     }
 
@@ -42,6 +59,8 @@ impl Protocol {
     pub fn default_max_users(self) -> usize {
         match self {
             Protocol::Mesg => crate::limits::MESG_MAX_USERS,
+            Protocol::Hello => crate::limits::HELLO_MAX_USERS,
+            Protocol::Channels | Protocol::Sendto => usize::MAX,
         }
     }
 
@@ -49,6 +68,9 @@ impl Protocol {
     pub fn session(self) -> Session {
         match self {
             Protocol::Mesg => Session::Mesg(mesg::Session::new()),
+            Protocol::Hello => Session::Hello(hello::Session::new()),
+            Protocol::Channels => Session::Channels(channels::Session::new()),
+            Protocol::Sendto => Session::Sendto(sendto::Session::new()),
         }
     }
 
@@ -58,6 +80,9 @@ impl Protocol {
     pub fn render(self, event: &Event, out: &mut Vec<u8>) -> After {
         match self {
             Protocol::Mesg => mesg::render(event, out),
+            Protocol::Hello => hello::render(event, out),
+            Protocol::Channels => channels::render(event, out),
+            Protocol::Sendto => sendto::render(event, out),
         }
     }
 
@@ -65,6 +90,9 @@ impl Protocol {
     pub fn log_event(self, fd: i32, event: &Event) {
         match self {
             Protocol::Mesg => mesg::log_event(fd, event),
+            Protocol::Hello => hello::log_event(fd, event),
+            Protocol::Channels => channels::log_event(fd, event),
+            Protocol::Sendto => sendto::log_event(fd, event),
         }
     }
 }
@@ -106,12 +134,18 @@ pub enum Action<'a> {
 #[derive(Debug)]
 pub enum Session {
     Mesg(mesg::Session),
+    Hello(hello::Session),
+    Channels(channels::Session),
+    Sendto(sendto::Session),
 }
 
 impl Session {
     pub fn protocol(&self) -> Protocol {
         match self {
             Session::Mesg(_) => Protocol::Mesg,
+            Session::Hello(_) => Protocol::Hello,
+            Session::Channels(_) => Protocol::Channels,
+            Session::Sendto(_) => Protocol::Sendto,
         }
     }
 
@@ -121,6 +155,9 @@ impl Session {
     pub fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
         match self {
             Session::Mesg(s) => s.decode(data, reply),
+            Session::Hello(s) => s.decode(data, reply),
+            Session::Channels(s) => s.decode(data, reply),
+            Session::Sendto(s) => s.decode(data, reply),
         }
     }
 
@@ -128,6 +165,9 @@ impl Session {
     pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
         match self {
             Session::Mesg(s) => s.next_frame(buf),
+            Session::Hello(s) => s.next_frame(buf),
+            Session::Channels(s) => s.next_frame(buf),
+            Session::Sendto(s) => s.next_frame(buf),
         }
     }
 
@@ -135,6 +175,9 @@ impl Session {
     pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
         match self {
             Session::Mesg(s) => s.finish(buf),
+            Session::Hello(s) => s.finish(buf),
+            Session::Channels(s) => s.finish(buf),
+            Session::Sendto(s) => s.finish(buf),
         }
     }
 
@@ -148,6 +191,9 @@ impl Session {
     ) -> Action<'a> {
         match self {
             Session::Mesg(s) => s.on_frame(frame, me, reply),
+            Session::Hello(s) => s.on_frame(frame, me, reply),
+            Session::Channels(s) => s.on_frame(frame, me, reply),
+            Session::Sendto(s) => s.on_frame(frame, me, reply),
         }
     }
 }
