@@ -77,7 +77,10 @@ impl Server {
             log,
             addrs: Vec::new(),
         };
-        // "Listening on 127.0.0.1:41234 (mesg)" is logged before "Server is on".
+        // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
+        // before "Server is on"; the stderr thread may not have read it yet.
+        let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
+        server.wait_log_count("Listening on", listeners.max(1));
         for line in server.log_lines() {
             if let Some(rest) = line.split("Listening on ").nth(1) {
                 let (addr, protocol) = rest.split_once(' ').unwrap();
@@ -117,10 +120,16 @@ impl Server {
     /// Waits until a status line containing `needle` has been logged, and
     /// returns it.
     pub fn wait_log(&self, needle: &str) -> String {
+        self.wait_log_count(needle, 1)
+    }
+
+    /// Waits until `n` status lines containing `needle` have been logged,
+    /// and returns the last of them.
+    pub fn wait_log_count(&self, needle: &str, n: usize) -> String {
         let deadline = Instant::now() + TIMEOUT;
         let mut lines = self.log.lines.lock().unwrap();
         loop {
-            if let Some(line) = lines.iter().find(|l| l.contains(needle)) {
+            if let Some(line) = lines.iter().filter(|l| l.contains(needle)).nth(n - 1) {
                 return line.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -304,4 +313,22 @@ pub fn joined(addr: SocketAddr, name: &str) -> Client {
 pub fn sync(c: &mut Client) {
     c.send_line("PING");
     c.expect_line("PONG");
+}
+
+pub const RULE: &str = "----------------------------";
+
+/// `mesg` LIST: each registered user's name and fd, in order.
+pub fn list(c: &mut Client) -> Vec<(String, String)> {
+    c.send_line("LIST");
+    c.expect_line("USERNAME\tFD");
+    c.expect_line(RULE);
+    let mut users = Vec::new();
+    loop {
+        let line = c.read_line();
+        if line == RULE {
+            return users;
+        }
+        let (name, fd) = line.split_once('\t').expect("name TAB fd");
+        users.push((name.to_string(), fd.to_string()));
+    }
 }
