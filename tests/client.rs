@@ -1,0 +1,194 @@
+//! `pollchat-client` (the `mesg` front end) driven through pipes against the
+//! real server.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+fn client(port: u16) -> Command {
+    let mut cmd = Command::new(CLIENT_BIN);
+    cmd.args(["127.0.0.1", &port.to_string()]);
+    cmd
+}
+
+/// Waits for the client to exit (it must, by itself) and returns its output.
+fn finish(child: Child) -> Output {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    rx.recv_timeout(TIMEOUT)
+        .expect("client did not exit")
+        .expect("wait")
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_with_stdin(port: u16, input: &[u8]) -> Output {
+    let mut child = client(port)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    finish(child)
+}
+
+#[test]
+fn typed_lines_are_sent_and_every_reply_printed_until_the_server_closes() {
+    let server = Server::start(&[]);
+    let port = server.addr().port();
+    let out = run_with_stdin(port, b"JOIN ann\nLIST\nMESG nobody hi\nQUIT\n");
+    assert_eq!(out.status.code(), Some(0));
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert_eq!(
+        lines[..3],
+        ["JOIN ann Request Accepted", "USERNAME\tFD", RULE]
+    );
+    assert!(lines[3].starts_with("ann\t"), "{lines:?}");
+    assert_eq!(
+        lines[4..],
+        [
+            RULE.to_string(),
+            "Unknown Recipient (nobody). MESG Discarded.".to_string(),
+            format!("Server at 127.0.0.1:{port} has disconnected"),
+        ]
+    );
+}
+
+#[test]
+fn stdin_from_a_regular_file_works() {
+    let server = Server::start(&[]);
+    let port = server.addr().port();
+    let path = std::env::temp_dir().join(format!("pollchat-client-input-{}", std::process::id()));
+    std::fs::write(&path, b"PING\nJOIN file\nQUIT\n").unwrap();
+    let child = client(port)
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&out),
+        [
+            "PONG",
+            "JOIN file Request Accepted",
+            &format!("Server at 127.0.0.1:{port} has disconnected")
+        ]
+    );
+}
+
+#[test]
+fn end_of_input_without_quit_still_prints_the_replies() {
+    let server = Server::start(&[]);
+    let port = server.addr().port();
+    // No newline after the last command either.
+    let out = run_with_stdin(port, b"JOIN eof\nPING");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&out),
+        [
+            "JOIN eof Request Accepted",
+            "PONG",
+            &format!("Server at 127.0.0.1:{port} has disconnected")
+        ]
+    );
+}
+
+#[test]
+fn messages_are_printed_as_they_arrive_while_idle() {
+    let server = Server::start(&[]);
+    let port = server.addr().port();
+    let mut child = client(port)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(TIMEOUT).expect("a line from the client");
+    stdin.write_all(b"JOIN idle\n").unwrap();
+    assert_eq!(next(), "JOIN idle Request Accepted");
+    let mut other = joined(server.addr(), "other");
+    other.send_line("MESG idle are you there?");
+    assert_eq!(next(), "FROM other: are you there?");
+    other.send_line("BCST and again");
+    assert_eq!(next(), "FROM other: and again");
+    drop(stdin);
+    assert_eq!(
+        next(),
+        format!("Server at 127.0.0.1:{port} has disconnected")
+    );
+    assert_eq!(finish(child).status.code(), Some(0));
+}
+
+#[test]
+fn a_refused_connection_is_reported() {
+    // A port that was free a moment ago and has nothing listening now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run_with_stdin(port, b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout_lines(&out),
+        [format!("Unable to connect to 127.0.0.1:{port}")]
+    );
+}
+
+#[test]
+fn stdin_flags_are_restored_on_exit() {
+    let server = Server::start(&[]);
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Our copy of the read end shares its flags with the client's stdin.
+    let ours = read_end.try_clone().unwrap();
+    let flags = || unsafe { libc::fcntl(ours.as_raw_fd(), libc::F_GETFL) };
+    assert_eq!(flags() & libc::O_NONBLOCK, 0);
+    let child = client(server.addr().port())
+        .stdin(Stdio::from(read_end))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = std::fs::File::from(write_end);
+    input.write_all(b"JOIN flags\n").unwrap();
+    // While it runs, stdin is non-blocking...
+    let deadline = Instant::now() + TIMEOUT;
+    while flags() & libc::O_NONBLOCK == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "client never made stdin non-blocking"
+        );
+        std::thread::yield_now();
+    }
+    input.write_all(b"QUIT\n").unwrap();
+    drop(input);
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(0));
+    // ...and afterwards it is as it was.
+    assert_eq!(flags() & libc::O_NONBLOCK, 0);
+}
