@@ -29,7 +29,10 @@ const STDIN: Token = Token(1);
 const SIGNALS: Token = Token(2);
 
 /// Longest line the user may type; longer lines are refused locally.
-const MAX_TYPED_LINE: usize = 64 * 1024;
+/// Well above the longest line any front end accepts (a `sendto` command
+/// carries up to 65535 bytes of text after its name), so that the front
+/// end, not this limit, says what is too long.
+const MAX_TYPED_LINE: usize = 256 * 1024;
 
 /// What the front end wants printed, written to stdout once per turn.
 #[derive(Debug, Default)]
