@@ -332,3 +332,28 @@ fn no_server_means_unable_to_connect() {
     c.expect(&format!("Unable to connect to {addr}"));
     c.expect_exit(1);
 }
+
+#[test]
+fn end_of_input_waits_even_for_much_output() {
+    let server = start();
+    let mut c = Chat::start(server.addr());
+    let text = "m".repeat(60_000);
+    let mut typed = String::from("login me\n");
+    for _ in 0..40 {
+        typed.push_str(&format!("sendto me {text}\n"));
+    }
+    typed.push_str("list\n");
+    // Typed from another thread: the client may not read all of it before
+    // its output fills the pipe we have not started reading yet.
+    let mut stdin = c.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(typed.as_bytes()));
+    c.expect("Success");
+    let line = format!("me: {text}");
+    for _ in 0..40 {
+        c.expect(&line);
+        c.expect("Success");
+    }
+    c.expect("me");
+    writer.join().unwrap().unwrap();
+    c.expect_exit(0);
+}
