@@ -18,7 +18,7 @@ use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use log::info;
-use packet::{ClientPacket, Status, MAX_BODY};
+use packet::{ClientPacket, Malformed, Status, MAX_BODY};
 
 /// Longest piece of a peer-chosen string (a recipient's name) put in a
 /// status line: status lines never carry a packet's full contents.
@@ -90,6 +90,11 @@ impl Session {
             Action::Done(After::Keep)
         };
         match ClientPacket::decode(bytes) {
+            Err(Malformed::UnknownType(kind)) => {
+                info!("Client ({fd}): Unknown packet type {kind:#04x}. Answering 2.");
+                packet::put_response(reply, Status::Malformed);
+                Action::Done(After::Keep)
+            }
             Err(why) => malformed(reply, &why),
             Ok(ClientPacket::Login { name }) => {
                 info!("Client ({fd}): LOGIN {}", shown(name));
