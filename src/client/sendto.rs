@@ -138,7 +138,8 @@ impl Sendto {
     }
 
     fn show(&mut self, bytes: &[u8], screen: &mut Screen) {
-        self.count_reply(bytes[0]);
+        // The framer yields whole packets, header included: never empty.
+        self.count_reply(bytes.first().copied().unwrap_or_default());
         match ServerPacket::decode(bytes) {
             Ok(ServerPacket::List(names)) => {
                 for name in names {

@@ -82,7 +82,8 @@ impl Session {
             packet::put_response(reply, Status::Malformed);
             return Action::Done(After::Close);
         };
-        let kind = bytes[0];
+        // The framer yields whole packets, header included: never empty.
+        let kind = bytes.first().copied().unwrap_or_default();
         let type_name = packet::type_name(kind);
         let malformed = |reply: &mut Vec<u8>, why: &dyn std::fmt::Display| {
             info!("Client ({fd}): Malformed {type_name} packet (type {kind:#04x}): {why}. Answering 2.");
