@@ -29,7 +29,10 @@ const STDIN: Token = Token(1);
 const SIGNALS: Token = Token(2);
 
 /// Longest line the user may type; longer lines are refused locally.
-const MAX_TYPED_LINE: usize = 64 * 1024;
+/// Well above the longest line any front end accepts (a `sendto` command
+/// carries up to 65535 bytes of text after its name), so that the front
+/// end, not this limit, says what is too long.
+const MAX_TYPED_LINE: usize = 256 * 1024;
 
 /// What the front end wants printed, written to stdout once per turn.
 #[derive(Debug, Default)]
@@ -91,6 +94,14 @@ pub trait FrontEnd {
     fn on_input_end(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> Next {
         let _ = (to_server, screen);
         Next::Continue
+    }
+
+    /// Whether the client half-closes the connection (sends its FIN) once
+    /// standard input has ended and everything typed has been sent. A front
+    /// end that must first collect the replies to what it sent says no, and
+    /// ends the session itself through [`FrontEnd::next`].
+    fn half_close_at_input_end(&self) -> bool {
+        true
     }
 
     /// Bytes arrived from the server. Returns how many were used; the rest
@@ -287,7 +298,12 @@ impl Session {
                 }
             }
             server_closed |= write_pending(socket, &mut to_server);
-            if self.input_ended && to_server.is_empty() && !sent_eof && !server_closed {
+            if self.input_ended
+                && to_server.is_empty()
+                && !sent_eof
+                && !server_closed
+                && front.half_close_at_input_end()
+            {
                 // Nothing more to say: tell the server, and keep printing
                 // what it still sends until it hangs up.
                 let _ = socket.shutdown(Shutdown::Write);

@@ -6,6 +6,7 @@
 //!
 //! * [`line`]: a delimiter (`\n`, tolerating telnet's `\r\n` and a lone `\r`),
 //! * [`fixed`]: a fixed width (every message exactly N bytes),
+//! * [`length`]: a length prefix (a binary header says how long the body is),
 //!
 //! plus [`telnet`], which strips telnet's in-band commands before the line
 //! framer sees the bytes.
@@ -15,6 +16,7 @@
 //! points, and checking that the frames come out the same.
 
 pub mod fixed;
+pub mod length;
 pub mod line;
 pub mod telnet;
 
