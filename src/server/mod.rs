@@ -518,16 +518,7 @@ impl Server {
                 let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
                 if let Some(conn) = self.conns.open_mut(token) {
                     conn.out.mark(Receipt { sender, serial });
-                    // Written now, not at the end of the turn: the sender's
-                    // reply then (unless this socket is full) is queued
-                    // before its next frame is handled, so replies keep the
-                    // order of the requests even when they were pipelined.
-                    if let Err(e) = conn.out.write_to(&mut conn.socket) {
-                        info!("Client ({}): write failed: {e}", conn.fd);
-                        self.conns.close(token, Close::Failed);
-                    }
                 }
-                self.take_receipts(token);
             } else {
                 self.tell_sender(sender, None, Event::Undelivered);
             }
