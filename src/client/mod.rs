@@ -96,14 +96,6 @@ pub trait FrontEnd {
         Next::Continue
     }
 
-    /// Whether the client half-closes the connection (sends its FIN) once
-    /// standard input has ended and everything typed has been sent. A front
-    /// end that must first collect the replies to what it sent says no, and
-    /// ends the session itself through [`FrontEnd::next`].
-    fn half_close_at_input_end(&self) -> bool {
-        true
-    }
-
     /// Bytes arrived from the server. Returns how many were used; the rest
     /// (an incomplete message) is offered again with what follows it.
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize;
@@ -294,18 +286,17 @@ impl Session {
                 match front.on_input_end(&mut to_server, screen) {
                     Next::Continue => {}
                     Next::Reconnect => return Ok(Ending::Reconnect),
-                    Next::Exit(status) => return Ok(Ending::Exit(status)),
+                    Next::Exit(status) => {
+                        write_pending(socket, &mut to_server);
+                        return Ok(Ending::Exit(status));
+                    }
                 }
             }
             server_closed |= write_pending(socket, &mut to_server);
-            if self.input_ended
-                && to_server.is_empty()
-                && !sent_eof
-                && !server_closed
-                && front.half_close_at_input_end()
-            {
-                // Nothing more to say: tell the server, and keep printing
-                // what it still sends until it hangs up.
+            if self.input_ended && to_server.is_empty() && !sent_eof && !server_closed {
+                // Nothing more to say: tell the server (it still answers
+                // everything it was sent), and keep printing what it says
+                // until it hangs up.
                 let _ = socket.shutdown(Shutdown::Write);
                 sent_eof = true;
             }

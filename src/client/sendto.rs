@@ -192,12 +192,6 @@ impl FrontEnd for Sendto {
         Next::Continue
     }
 
-    /// No half-close while replies are owed: a server that sees our FIN may
-    /// close before a SENDTO's reply (which waits for the delivery) exists.
-    fn half_close_at_input_end(&self) -> bool {
-        false
-    }
-
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize {
         let mut pos = 0;
         loop {

@@ -14,7 +14,7 @@ pub enum Close {
     /// The dialect hung up on purpose (QUIT, too many users, ...): what is
     /// queued is written first.
     Goodbye,
-    /// The peer closed its side; it may still read what is queued.
+    /// The peer closed its side and has been sent everything it was owed.
     PeerClosed,
     /// The socket failed: nothing more can be written.
     Failed,
@@ -46,6 +46,13 @@ pub struct Connection {
     pub closing: Option<Close>,
     /// In the loop's list of connections to flush this turn.
     pub dirty: bool,
+    /// Messages this connection sent with a receipt that has not come back
+    /// yet. While there are any, its next requests wait (see
+    /// `Server::on_frames`), so its replies come back in request order.
+    pub awaiting: u32,
+    /// The peer has closed its side (read returned 0). We keep the
+    /// connection until it has been sent everything it is owed.
+    pub read_closed: bool,
 }
 
 impl Connection {
@@ -61,7 +68,20 @@ impl Connection {
             out: OutBuf::default(),
             closing: None,
             dirty: false,
+            awaiting: 0,
+            read_closed: false,
         }
+    }
+
+    /// Whether its frames may be handled and its socket read now.
+    pub fn is_listening(&self) -> bool {
+        self.awaiting == 0 && !self.read_closed
+    }
+
+    /// A half-closed connection is done once every request it made has
+    /// been answered and the answers have been written.
+    pub fn is_finished(&self) -> bool {
+        self.read_closed && self.awaiting == 0 && self.out.is_empty()
     }
 
     /// Marks the connection for closing, keeping the first reason given.

@@ -241,10 +241,11 @@ impl Server {
                 }
             }
             self.resume_accepting();
-            // Connections whose read budget ran out last turn: edge-triggered
-            // readiness will not tell us about their input again.
+            // Connections whose read budget ran out last turn, or that can
+            // go on after a receipt: edge-triggered readiness will not tell
+            // us about input that is already waiting.
             for token in std::mem::take(&mut self.backlog) {
-                self.read(token);
+                self.resume(token);
             }
             self.end_turn();
             if self.shutdown_complete() {
@@ -354,6 +355,11 @@ impl Server {
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = READ_BUDGET;
         while let Some(conn) = self.conns.open_mut(token) {
+            if !conn.is_listening() {
+                // Waiting for a receipt, or the peer has said all it will:
+                // leave its input in the kernel until we can act on it.
+                break;
+            }
             if budget == 0 {
                 // Fairness: come back next turn (the poll will not wait).
                 self.backlog.push(token);
@@ -413,9 +419,16 @@ impl Server {
 
     /// Handles every complete frame in `input`; returns how much of it was
     /// used. What is left is the start of a frame still arriving.
+    ///
+    /// A connection waiting for a receipt stops here: its next request
+    /// would otherwise be answered before the one still in flight, and the
+    /// line protocols have no way to match answers to requests but order.
     fn on_frames(&mut self, token: Token, input: &[u8]) -> usize {
         let mut pos = 0;
         while let Some(conn) = self.conns.open_mut(token) {
+            if conn.awaiting > 0 {
+                return pos;
+            }
             let (used, frame) = conn.session.next_frame(&input[pos..]);
             pos += used;
             match frame {
@@ -427,17 +440,49 @@ impl Server {
         input.len()
     }
 
+    /// Handles the frames a connection kept while it waited, then reads on.
+    fn resume(&mut self, token: Token) {
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        if conn.awaiting > 0 {
+            return;
+        }
+        let mut partial = std::mem::take(&mut conn.partial);
+        let used = self.on_frames(token, &partial);
+        partial.drain(..used);
+        if let Some(conn) = self.conns.open_mut(token) {
+            conn.partial = partial;
+            if conn.read_closed {
+                self.on_eof(token);
+            }
+        }
+        self.read(token);
+    }
+
     /// The peer closed its side. A last unterminated frame still counts;
-    /// then we close too, after sending what is queued.
+    /// the connection is closed once everything it asked for is answered
+    /// and written (a client may half-close and still read).
     fn on_eof(&mut self, token: Token) {
         let Some(conn) = self.conns.open_mut(token) else {
             return;
         };
+        conn.read_closed = true;
+        if conn.awaiting > 0 {
+            // Its kept frames are handled when the receipt comes (resume).
+            return;
+        }
         let partial = std::mem::take(&mut conn.partial);
         if let Some(frame) = conn.session.finish(&partial) {
             self.on_frame(token, frame);
         }
-        self.conns.close(token, Close::PeerClosed);
+        self.close_if_finished(token);
+    }
+
+    fn close_if_finished(&mut self, token: Token) {
+        if self.conns.open_mut(token).is_some_and(|c| c.is_finished()) {
+            self.conns.close(token, Close::PeerClosed);
+        }
     }
 
     fn on_frame(&mut self, token: Token, frame: crate::framing::Frame<'_>) {
@@ -487,6 +532,9 @@ impl Server {
             } => Some(*sender),
             _ => None,
         };
+        if let Some(sender) = receipt.and_then(|s| self.conns.open_mut(s)) {
+            sender.awaiting += 1;
+        }
         let Some(conn) = self.conns.open_mut(token) else {
             // Closing already: a message sent with a receipt will never
             // arrive, and its sender must hear so.
@@ -526,13 +574,18 @@ impl Server {
     }
 
     /// Gives the sender of a message its receipt, unless it has gone (its
-    /// token may belong to a new connection by now: `serial` tells).
+    /// token may belong to a new connection by now: `serial` tells), and
+    /// lets it go on with its next request.
     fn tell_sender(&mut self, sender: Token, serial: Option<u64>, event: Event) {
         let Some(conn) = self.conns.open_mut(sender) else {
             return;
         };
         if serial.is_some_and(|s| s != conn.serial) {
             return;
+        }
+        conn.awaiting = conn.awaiting.saturating_sub(1);
+        if conn.awaiting == 0 {
+            self.backlog.push(sender);
         }
         let protocol = conn.session.protocol();
         let mut bytes = std::mem::take(&mut self.reply);
@@ -579,6 +632,7 @@ impl Server {
                 self.conns.close(token, Close::Failed);
             }
             self.take_receipts(token);
+            self.close_if_finished(token);
         }
         self.conns.dirty.clear();
     }
