@@ -4,12 +4,13 @@
 //! texts are ours, because graders and students read them.
 
 use crate::dialect::Protocol;
-use crate::limits::DEFAULT_MAX_QUEUE;
-use crate::server::{Config, ListenerConfig};
+use crate::limits::{DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE};
+use crate::server::Config;
 use lexopt::prelude::*;
 use log::LevelFilter;
 use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 pub const SERVER_USAGE: &str = "usage: pollchat-server <svr_port>";
 
@@ -27,6 +28,10 @@ options:
                        (default: mesg 10, hello 16, channels and sendto no limit)
   --max-queue <bytes>  output a client may leave unread before it is
                        disconnected (default 1048576)
+  --idle-timeout <s>   disconnect a registered client silent this many
+                       seconds (default 0: never)
+  --login-timeout <s>  disconnect a client that has not registered and has
+                       been silent this many seconds (default 60; 0: never)
   --log-level <level>  off, error, warn, info (default), debug or trace
   -h, --help           print this help
 
@@ -40,6 +45,8 @@ pub struct ServerArgs {
     pub protocol: Protocol,
     pub max_users: Option<usize>,
     pub max_queue: usize,
+    pub idle_timeout: Option<Duration>,
+    pub login_timeout: Option<Duration>,
     pub log_level: LevelFilter,
 }
 
@@ -72,6 +79,20 @@ fn parse_count(option: &str, value: OsString) -> Result<usize, CliError> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(CliError::Invalid(format!(
             "invalid {option} '{text}': expected a positive whole number"
+        ))),
+    }
+}
+
+/// Seconds, whole or decimal; 0 turns the timeout off.
+fn parse_timeout(option: &str, value: OsString) -> Result<Option<Duration>, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    match text.parse::<f64>() {
+        Ok(secs) if secs == 0.0 => Ok(None),
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e9 => {
+            Ok(Some(Duration::from_secs_f64(secs)))
+        }
+        _ => Err(CliError::Invalid(format!(
+            "invalid {option} '{text}': expected seconds (0 for none)"
         ))),
     }
 }
@@ -117,6 +138,8 @@ where
     let mut protocol = Protocol::Mesg;
     let mut max_users = None;
     let mut max_queue = DEFAULT_MAX_QUEUE;
+    let mut idle_timeout = None;
+    let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     let mut log_level = LevelFilter::Info;
     while let Some(arg) = parser.next()? {
         match arg {
@@ -126,6 +149,12 @@ where
             Long("protocol") => protocol = parse_protocol(parser.value()?)?,
             Long("max-users") => max_users = Some(parse_count("--max-users", parser.value()?)?),
             Long("max-queue") => max_queue = parse_count("--max-queue", parser.value()?)?,
+            Long("idle-timeout") => {
+                idle_timeout = parse_timeout("--idle-timeout", parser.value()?)?
+            }
+            Long("login-timeout") => {
+                login_timeout = parse_timeout("--login-timeout", parser.value()?)?
+            }
             Long("log-level") => log_level = parse_level(parser.value()?)?,
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
             _ => return Err(arg.unexpected().into()),
@@ -138,6 +167,8 @@ where
         protocol,
         max_users,
         max_queue,
+        idle_timeout,
+        login_timeout,
         log_level,
     })
 }
@@ -146,14 +177,14 @@ impl ServerArgs {
     /// The server configuration these arguments describe.
     pub fn config(&self) -> Result<Config, String> {
         let addr = resolve(&self.address, self.port)?;
-        Ok(Config {
-            listeners: vec![ListenerConfig {
-                protocol: self.protocol,
-                addr,
-                max_users: self.max_users.unwrap_or(self.protocol.default_max_users()),
-            }],
-            max_queue: self.max_queue,
-        })
+        let mut config = Config::single(self.protocol, addr);
+        if let Some(max_users) = self.max_users {
+            config.listeners[0].max_users = max_users;
+        }
+        config.max_queue = self.max_queue;
+        config.idle_timeout = self.idle_timeout;
+        config.login_timeout = self.login_timeout;
+        Ok(config)
     }
 }
 

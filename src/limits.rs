@@ -48,3 +48,18 @@ pub const ACCEPT_RETRY_MS: u64 = 100;
 /// On SIGINT/SIGTERM, how long the server keeps flushing queued output to
 /// clients before it exits anyway.
 pub const SHUTDOWN_FLUSH_MS: u64 = 1000;
+
+/// Default for `--login-timeout`: a connection that has not registered and
+/// has sent nothing for this long is closed. A port scanner, a half-written
+/// student client or a forgotten `nc` then cannot hold a slot for ever,
+/// while a person typing JOIN in telnet has ample time.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 60;
+
+/// How often the loop looks for idle connections when a timeout is set.
+/// Timeouts are therefore honoured to within this much.
+pub const IDLE_SWEEP_MS: u64 = 250;
+
+/// File descriptors kept free for the server itself (the poll, the signal
+/// pipe, the listeners, stdio, the log): the connection limit is the
+/// descriptor limit minus these, so `accept` never fails for lack of one.
+pub const RESERVED_FDS: usize = 32;

@@ -6,6 +6,7 @@ use crate::dialect::Session;
 use mio::net::TcpStream;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::time::Instant;
 
 /// Why a connection is being closed. The close itself always happens at the
 /// end of the loop turn (see `Server::close_pending`).
@@ -53,6 +54,8 @@ pub struct Connection {
     /// The peer has closed its side (read returned 0). We keep the
     /// connection until it has been sent everything it is owed.
     pub read_closed: bool,
+    /// When the client last sent anything (for the idle timeouts).
+    pub last_input: Instant,
 }
 
 impl Connection {
@@ -70,6 +73,7 @@ impl Connection {
             dirty: false,
             awaiting: 0,
             read_closed: false,
+            last_input: Instant::now(),
         }
     }
 

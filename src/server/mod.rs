@@ -24,7 +24,9 @@ pub mod output;
 
 use crate::dialect::{Action, After, Me, Protocol};
 use crate::hub::{Event, Hub, Outbox, Request};
-use crate::limits::{ACCEPT_RETRY_MS, READ_BUDGET, READ_CHUNK, SHUTDOWN_FLUSH_MS};
+use crate::limits::{
+    ACCEPT_RETRY_MS, IDLE_SWEEP_MS, READ_BUDGET, READ_CHUNK, RESERVED_FDS, SHUTDOWN_FLUSH_MS,
+};
 use connection::{Close, Connection};
 use log::{debug, error, info, warn};
 use mio::net::{TcpListener, TcpStream};
@@ -52,6 +54,58 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     /// Bytes that may wait in one connection's output buffer.
     pub max_queue: usize,
+    /// Close a registered connection that has sent nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// Close a connection that has not registered and has sent nothing for
+    /// this long.
+    pub login_timeout: Option<Duration>,
+    /// Open connections allowed at once; more wait in the kernel's accept
+    /// queue. `None`: derived from the file descriptor limit.
+    pub max_connections: Option<usize>,
+}
+
+impl Config {
+    /// One listener for `protocol` on `addr`, with its default user limit
+    /// and the default limits for everything else.
+    pub fn single(protocol: Protocol, addr: SocketAddr) -> Config {
+        Config {
+            listeners: vec![ListenerConfig {
+                protocol,
+                addr,
+                max_users: protocol.default_max_users(),
+            }],
+            max_queue: crate::limits::DEFAULT_MAX_QUEUE,
+            idle_timeout: None,
+            login_timeout: Some(Duration::from_secs(
+                crate::limits::DEFAULT_LOGIN_TIMEOUT_SECS,
+            )),
+            max_connections: None,
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (a server needs
+/// one descriptor per client; the usual soft default of 1024 is low) and
+/// returns the limit now in force.
+pub fn raise_fd_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
 struct Listener {
@@ -148,6 +202,13 @@ pub struct Server {
     next_serial: u64,
     /// Accepting is paused until then, after running out of descriptors.
     accept_paused_until: Option<Instant>,
+    /// At the connection limit: accepting resumes when one closes.
+    at_capacity: bool,
+    max_connections: usize,
+    idle_timeout: Option<Duration>,
+    login_timeout: Option<Duration>,
+    /// When to look for idle connections next (if any timeout is set).
+    next_sweep: Option<Instant>,
     /// Set once a signal asked us to stop: flush until then, then exit.
     shutdown_deadline: Option<Instant>,
 }
@@ -171,6 +232,12 @@ impl Server {
                 max_users: lc.max_users,
             });
         }
+        let max_connections = config.max_connections.unwrap_or_else(|| {
+            let fds = raise_fd_limit();
+            let max = fds.saturating_sub(RESERVED_FDS).max(1);
+            info!("File descriptor limit {fds}: up to {max} connections at once");
+            max
+        });
         // SIGINT/SIGTERM arrive through a pipe that the poll watches, so a
         // signal is just another event in the loop (no work in a handler).
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
@@ -195,6 +262,12 @@ impl Server {
             receipts: Vec::new(),
             next_serial: 0,
             accept_paused_until: None,
+            at_capacity: false,
+            max_connections,
+            idle_timeout: config.idle_timeout,
+            login_timeout: config.login_timeout,
+            next_sweep: (config.idle_timeout.is_some() || config.login_timeout.is_some())
+                .then(Instant::now),
             shutdown_deadline: None,
         })
     }
@@ -241,6 +314,7 @@ impl Server {
                 }
             }
             self.resume_accepting();
+            self.close_idle();
             // Connections whose read budget ran out last turn, or that can
             // go on after a receipt: edge-triggered readiness will not tell
             // us about input that is already waiting.
@@ -260,11 +334,15 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        [self.shutdown_deadline, self.accept_paused_until]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| t.saturating_duration_since(now))
+        [
+            self.shutdown_deadline,
+            self.accept_paused_until,
+            self.next_sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
     }
 
     // ----- accepting -------------------------------------------------------
@@ -277,6 +355,17 @@ impl Server {
             return;
         }
         while let Some(listener) = self.listeners.get(index) {
+            if self.conns.slab.len() >= self.max_connections {
+                // New clients wait in the kernel's queue until one leaves.
+                if !self.at_capacity {
+                    warn!(
+                        "{} connections open, the limit: not accepting until one closes",
+                        self.conns.slab.len()
+                    );
+                    self.at_capacity = true;
+                }
+                return;
+            }
             match listener.socket.accept() {
                 Ok((socket, peer)) => self.add_connection(index, socket, peer),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -300,13 +389,54 @@ impl Server {
         }
     }
 
+    /// Accepts again once the pause after EMFILE is over, or once a
+    /// connection has closed below the limit: the listener will not
+    /// announce the clients already waiting in its queue a second time.
     fn resume_accepting(&mut self) {
-        if let Some(until) = self.accept_paused_until {
-            if Instant::now() >= until {
-                self.accept_paused_until = None;
-                for index in 0..self.listeners.len() {
-                    self.accept(index);
-                }
+        let pause_over = self
+            .accept_paused_until
+            .is_some_and(|t| Instant::now() >= t);
+        let room_again = self.at_capacity && self.conns.slab.len() < self.max_connections;
+        if pause_over || room_again {
+            self.accept_paused_until = None;
+            self.at_capacity = false;
+            for index in 0..self.listeners.len() {
+                self.accept(index);
+            }
+        }
+    }
+
+    /// Closes connections that have been silent too long: `login_timeout`
+    /// for those without a name, `idle_timeout` for the others.
+    fn close_idle(&mut self) {
+        let Some(due) = self.next_sweep else {
+            return;
+        };
+        let now = Instant::now();
+        if now < due {
+            return;
+        }
+        self.next_sweep = Some(now + Duration::from_millis(IDLE_SWEEP_MS));
+        let mut idle = Vec::new();
+        for (key, conn) in self.conns.slab.iter() {
+            let registered = self.hub.name(Token(key)).is_some();
+            let timeout = if registered {
+                self.idle_timeout
+            } else {
+                self.login_timeout
+            };
+            if timeout.is_some_and(|t| now.duration_since(conn.last_input) >= t) {
+                idle.push(Token(key));
+            }
+        }
+        for token in idle {
+            if let Some(conn) = self.conns.open_mut(token) {
+                let secs = now.duration_since(conn.last_input).as_secs();
+                info!(
+                    "Client ({}): Idle for {secs} s. Disconnecting User.",
+                    conn.fd
+                );
+                self.conns.close(token, Close::Goodbye);
             }
         }
     }
@@ -373,6 +503,7 @@ impl Server {
                 }
                 Ok(n) => {
                     budget -= n;
+                    conn.last_input = Instant::now();
                     self.on_bytes(token, &mut buf[..n]);
                 }
                 // The socket is empty: the OS will tell us when there is more.

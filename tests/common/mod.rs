@@ -45,7 +45,15 @@ impl Server {
 
     /// Starts the server with exactly `args`.
     pub fn start_raw(args: &[&str]) -> Server {
-        let mut child = Command::new(SERVER_BIN)
+        Server::start_with(args, |_| {})
+    }
+
+    /// Starts the server with exactly `args`, after `configure` has had its
+    /// say on the command (e.g. to lower a resource limit).
+    pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Server {
+        let mut command = Command::new(SERVER_BIN);
+        configure(&mut command);
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

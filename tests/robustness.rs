@@ -1,0 +1,115 @@
+//! Broken and hostile clients: idle connections, descriptor exhaustion,
+//! floods.
+
+mod common;
+use common::*;
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[test]
+fn a_client_that_never_registers_is_closed_after_the_login_timeout() {
+    let server = Server::start(&["--login-timeout", "0.3"]);
+    // Registered at once: the login timeout does not apply to it.
+    let mut registered = joined(server.addr(), "early");
+    let mut silent = Client::connect(server.addr());
+    silent.expect_closed();
+    server.wait_log("Idle for");
+    // The registered client, older than the silent one, is still served.
+    sync(&mut registered);
+}
+
+#[test]
+fn a_silent_registered_client_is_closed_after_the_idle_timeout() {
+    let server = Server::start(&["--idle-timeout", "0.3", "--login-timeout", "0"]);
+    let mut c = joined(server.addr(), "sleepy");
+    c.expect_closed();
+    server.wait_log("Idle for");
+    // Its name is free again.
+    let _again = joined(server.addr(), "sleepy");
+}
+
+/// Runs the server with at most `n` open files (soft and hard), so it
+/// cannot raise the limit.
+fn limit_fds(n: u64) -> impl FnOnce(&mut std::process::Command) {
+    move |cmd| unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn out_of_descriptors_clients_wait_and_are_served_when_others_leave() {
+    // 48 descriptors, 32 kept for the server: 16 connections at once.
+    let server = Server::start_with(
+        &[
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--max-users",
+            "100",
+        ],
+        limit_fds(48),
+    );
+    server.wait_log("up to 16 connections");
+    let mut first: Vec<Client> = (0..16)
+        .map(|i| joined(server.addr(), &format!("a{i}")))
+        .collect();
+    // These connect (the kernel queues them) but are not accepted yet.
+    let mut waiting: Vec<Client> = (0..8).map(|_| Client::connect(server.addr())).collect();
+    for (i, c) in waiting.iter_mut().enumerate() {
+        c.send_line(&format!("JOIN b{i}"));
+    }
+    server.wait_log("not accepting until one closes");
+    sync(&mut first[0]);
+    // As the first ones leave, the waiting ones are accepted and answered.
+    for mut c in first.drain(8..) {
+        c.send_line("QUIT");
+        c.expect_closed();
+    }
+    for (i, c) in waiting.iter_mut().enumerate() {
+        c.expect_line(&format!("JOIN b{i} Request Accepted"));
+    }
+    sync(&mut first[0]);
+}
+
+#[test]
+fn a_flooding_client_does_not_starve_the_others() {
+    let server = Server::start(&["--max-queue", "100000000"]);
+    let mut flooder = joined(server.addr(), "flood");
+    let mut calm = joined(server.addr(), "calm");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let stop = stop.clone();
+        let mut stream = flooder.stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // Unknown commands: each costs the server a parse and a reply.
+            let burst = b"FLOOD FLOOD FLOOD FLOOD FLOOD FLOOD FLOOD\r\n".repeat(1000);
+            while !stop.load(Ordering::Relaxed) {
+                if stream.write_all(&burst).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    // The flood never pauses until we have our answers: if the server read
+    // the flooder until its socket was empty, these would never come.
+    for _ in 0..20 {
+        sync(&mut calm);
+    }
+    stop.store(true, Ordering::Relaxed);
+    // Drain the flooder's replies so its writer can finish.
+    flooder.stream.shutdown(std::net::Shutdown::Both).unwrap();
+    flooding.join().unwrap();
+    sync(&mut calm);
+}
