@@ -87,7 +87,7 @@ fn parse_count(option: &str, value: OsString) -> Result<usize, CliError> {
 fn parse_timeout(option: &str, value: OsString) -> Result<Option<Duration>, CliError> {
     let text = value.to_string_lossy().into_owned();
     match text.parse::<f64>() {
-        Ok(secs) if secs == 0.0 => Ok(None),
+        Ok(0.0) => Ok(None),
         Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e9 => {
             Ok(Some(Duration::from_secs_f64(secs)))
         }
