@@ -85,7 +85,7 @@ fn out_of_descriptors_clients_wait_and_are_served_when_others_leave() {
 #[test]
 fn a_flooding_client_does_not_starve_the_others() {
     let server = Server::start(&["--max-queue", "100000000"]);
-    let mut flooder = joined(server.addr(), "flood");
+    let flooder = joined(server.addr(), "flood");
     let mut calm = joined(server.addr(), "calm");
     let stop = Arc::new(AtomicBool::new(false));
     let flooding = {
