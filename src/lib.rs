@@ -19,6 +19,7 @@
 //! * [`client`]: the interactive client, one poll loop over stdin and the
 //!   socket, with a front end per protocol.
 //! * [`limits`]: every bound the server enforces.
+//! * [`logger`]: status lines on stderr that never block the loop.
 
 pub mod cli;
 pub mod client;
@@ -26,4 +27,5 @@ pub mod dialect;
 pub mod framing;
 pub mod hub;
 pub mod limits;
+pub mod logger;
 pub mod server;

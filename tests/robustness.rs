@@ -113,3 +113,71 @@ fn a_flooding_client_does_not_starve_the_others() {
     flooding.join().unwrap();
     sync(&mut calm);
 }
+
+#[test]
+fn a_stderr_nobody_reads_never_blocks_the_server() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    // A port that was free a moment ago: we will not read the Listening line.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(SERVER_BIN)
+        .args(["--address", "127.0.0.1", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "Server is on\n");
+    let stderr = child.stderr.take().unwrap();
+    let addr = ([127, 0, 0, 1], port).into();
+    // Every PING logs a status line: 5000 of them are far more than a
+    // pipe holds. A server that blocked on its log would stop answering.
+    let mut c = joined(addr, "chatty");
+    for _ in 0..5000 {
+        sync(&mut c);
+    }
+    // Now read stderr: once it drains, the server says what it dropped.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stderr = BufReader::new(stderr);
+        let mut all = String::new();
+        let mut buf = Vec::new();
+        while let Ok(n) = stderr.read_until(b'\n', &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf));
+            buf.clear();
+            if all.contains("log lines dropped") {
+                let _ = tx.send(all.clone());
+            }
+        }
+        let _ = stderr.read_to_end(&mut buf);
+    });
+    // A few more log lines, so the count is written once there is room.
+    let mut waited = 0;
+    let text = loop {
+        sync(&mut c);
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(text) => break text,
+            Err(_) => {
+                waited += 1;
+                assert!(waited < 100, "no dropped-lines count");
+            }
+        }
+    };
+    assert!(
+        text.contains("WARN  [pollchat::logger]"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

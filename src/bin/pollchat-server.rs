@@ -23,11 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = simple_logger::SimpleLogger::new()
-        .with_level(args.log_level)
-        .with_utc_timestamps()
-        .init()
-    {
+    if let Err(e) = pollchat::logger::Logger::init(args.log_level) {
         eprintln!("pollchat-server: cannot start logging: {e}");
     }
     let config = match args.config() {

@@ -322,6 +322,9 @@ impl Server {
                 self.resume(token);
             }
             self.end_turn();
+            // Status lines that stderr would not take yet go out now if it
+            // has room (see logger.rs); cheap when there are none.
+            log::logger().flush();
             if self.shutdown_complete() {
                 info!("Server stopped");
                 return Ok(());
