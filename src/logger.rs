@@ -94,7 +94,6 @@ fn open_stderr() -> Option<File> {
         return Some(inherited);
     }
     let reopened = OpenOptions::new()
-        .write(true)
         .append(true)
         .custom_flags(libc::O_NONBLOCK)
         .open("/proc/self/fd/2");
