@@ -246,6 +246,9 @@ impl Hub {
     /// Handles one request from `token`, appending the answers to `out`.
     pub fn handle(&mut self, token: Token, request: Request<'_>, out: &mut Outbox) {
         if let Request::Open { fd, max_users } = request {
+            // A token is only reused after its Close; should that ever be
+            // skipped, the old connection's name must not outlive it.
+            self.unregister(token, out);
             if self.members.len() <= token.0 {
                 self.members.resize_with(token.0 + 1, || None);
             }
@@ -423,8 +426,43 @@ impl Hub {
 }
 
 #[cfg(test)]
+impl Hub {
+    /// Panics unless the hub's indexes agree with each other.
+    fn check_invariants(&self) {
+        assert_eq!(self.by_name.len(), self.order.len(), "names vs order");
+        for (name, &token) in &self.by_name {
+            let member = self.member(token).expect("a registered token is open");
+            assert_eq!(member.name.as_deref(), Some(&**name), "name maps back");
+            assert_eq!(self.order.iter().filter(|&&t| t == token).count(), 1);
+        }
+        for (i, member) in self.members.iter().enumerate() {
+            let Some(member) = member else { continue };
+            if let Some(name) = &member.name {
+                assert_eq!(self.by_name.get(name), Some(&Token(i)));
+            }
+            if let Some(channel) = &member.channel {
+                let members = &self.channels[channel];
+                assert_eq!(members.iter().filter(|&&t| t == Token(i)).count(), 1);
+            }
+        }
+        for members in self.channels.values() {
+            for &t in members {
+                let m = self.member(t).expect("a channel member is open");
+                assert!(m.name.is_some(), "a channel member has a name");
+            }
+        }
+        let limit = self.members.iter().flatten().map(|m| m.max_users).max();
+        assert!(
+            self.order.len() <= limit.unwrap_or(usize::MAX),
+            "limit respected"
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const A: Token = Token(0);
     const B: Token = Token(1);
@@ -817,5 +855,50 @@ mod tests {
             got,
             vec![(A, message("bob", "still here?", Kind::Channel, None))]
         );
+    }
+
+    /// One request from one of four connections, over a few names.
+    fn any_step() -> impl Strategy<Value = (usize, u8, usize)> {
+        (0usize..4, 0u8..11, 0usize..3)
+    }
+
+    const NAMES: [&str; 3] = ["ann", "bob", "cat"];
+
+    proptest! {
+        #[test]
+        fn invariants_hold_whatever_the_requests(steps in proptest::collection::vec(any_step(), 0..200)) {
+            let mut h = Hub::new();
+            let mut open = [false; 4];
+            let mut out = Outbox::new();
+            for (who, what, arg) in steps {
+                let token = Token(who);
+                let name = NAMES[arg];
+                let request = match what {
+                    0 => Request::Open { fd: who as i32, max_users: 2 },
+                    1 => Request::Register { name },
+                    2 => Request::Unregister,
+                    3 => Request::List,
+                    4 => Request::Direct { to: name, text: b"x", receipt: arg == 0 },
+                    5 => Request::Broadcast { text: b"y" },
+                    6 => Request::CreateChannel { name },
+                    7 => Request::JoinChannel { name },
+                    8 => Request::Say { text: b"z" },
+                    9 => Request::Quit,
+                    _ => Request::Close,
+                };
+                match what {
+                    0 => open[who] = true,
+                    10 => open[who] = false,
+                    _ => {}
+                }
+                out.clear();
+                h.handle(token, request, &mut out);
+                h.check_invariants();
+                // Nothing is ever sent to a connection that is not open.
+                for (to, _) in out.flatten() {
+                    prop_assert!(open[to.0], "event for closed {to:?}");
+                }
+            }
+        }
     }
 }

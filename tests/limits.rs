@@ -98,3 +98,19 @@ fn a_cut_off_client_sees_its_connection_end() {
         }
     }
 }
+
+#[test]
+fn a_refused_user_gets_its_reason_even_with_unread_input_behind_it() {
+    let server = Server::start(&["--max-users", "1"]);
+    let _first = joined(server.addr(), "first");
+    let mut late = Client::connect(server.addr());
+    // The server hangs up after the JOIN with 60 KB it never reads still
+    // queued behind it. The reply must be written before the hang-up, and
+    // the hang-up must not cost the client the reply.
+    let mut burst = b"JOIN late\r\n".to_vec();
+    burst.extend(std::iter::repeat_n(b'j', 60_000));
+    late.send(&burst);
+    // Read only once the server has closed the connection.
+    server.wait_log("Disconnecting User.");
+    late.expect_line("Too Many Users. Disconnecting User.");
+}
