@@ -5,7 +5,7 @@
 
 use crate::dialect::Protocol;
 use crate::limits::{DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE};
-use crate::server::Config;
+use crate::server::{Config, ListenerConfig};
 use lexopt::prelude::*;
 use log::LevelFilter;
 use std::ffi::OsString;
@@ -17,6 +17,7 @@ pub const SERVER_USAGE: &str = "usage: pollchat-server <svr_port>";
 pub const SERVER_HELP: &str = "\
 usage: pollchat-server <svr_port>
        pollchat-server [options] [<svr_port>]
+       pollchat-server [options] --listen <dialect>=[<host>]:<port> ...
 
 A single-threaded chat server for the classroom chat protocols.
 
@@ -24,6 +25,10 @@ options:
   --address <addr>     address to listen on (default 0.0.0.0)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
   --protocol <name>    protocol to speak: mesg (default), hello, channels, sendto
+  --listen <d>=[<host>]:<port>
+                       also serve dialect <d> on <host>:<port> (repeatable;
+                       no host means all interfaces). All listeners share one
+                       hub: users of every dialect can talk to each other.
   --max-users <n>      registered users allowed at once, over the whole server
                        (default: mesg 10, hello 16, channels and sendto no limit)
   --max-queue <bytes>  output a client may leave unread before it is
@@ -40,14 +45,47 @@ Status lines go to stderr; `Server is on` goes to stdout once listening.";
 /// What `pollchat-server` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerArgs {
+    /// The listener given by `<svr_port>`/`--port`, `--address` and
+    /// `--protocol`, if a port was given.
     pub address: String,
-    pub port: u16,
+    pub port: Option<u16>,
     pub protocol: Protocol,
+    /// Listeners given with `--listen`.
+    pub listen: Vec<Listen>,
     pub max_users: Option<usize>,
     pub max_queue: usize,
     pub idle_timeout: Option<Duration>,
     pub login_timeout: Option<Duration>,
     pub log_level: LevelFilter,
+}
+
+/// One `--listen <dialect>=[<host>]:<port>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+}
+
+fn parse_listen(value: OsString) -> Result<Listen, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    let invalid = |why: &str| {
+        CliError::Invalid(format!(
+            "invalid --listen '{text}': {why} (expected <dialect>=[<host>]:<port>)"
+        ))
+    };
+    let (dialect, addr) = text.split_once('=').ok_or_else(|| invalid("no '='"))?;
+    let protocol = parse_protocol(dialect.into())?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("no port"))?;
+    let port = parse_port(port.into())?;
+    // "[::1]:9000": the brackets only separate the address from the port.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Listen {
+        protocol,
+        host: host.to_string(),
+        port,
+    })
 }
 
 /// Why the command line was refused.
@@ -136,6 +174,7 @@ where
     let mut address = "0.0.0.0".to_string();
     let mut port = None;
     let mut protocol = Protocol::Mesg;
+    let mut listen = Vec::new();
     let mut max_users = None;
     let mut max_queue = DEFAULT_MAX_QUEUE;
     let mut idle_timeout = None;
@@ -147,6 +186,7 @@ where
             Long("address") => address = parser.value()?.to_string_lossy().into_owned(),
             Long("port") => port = Some(parse_port(parser.value()?)?),
             Long("protocol") => protocol = parse_protocol(parser.value()?)?,
+            Long("listen") => listen.push(parse_listen(parser.value()?)?),
             Long("max-users") => max_users = Some(parse_count("--max-users", parser.value()?)?),
             Long("max-queue") => max_queue = parse_count("--max-queue", parser.value()?)?,
             Long("idle-timeout") => {
@@ -160,11 +200,14 @@ where
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let port = port.ok_or(CliError::Usage)?;
+    if port.is_none() && listen.is_empty() {
+        return Err(CliError::Usage);
+    }
     Ok(ServerArgs {
         address,
         port,
         protocol,
+        listen,
         max_users,
         max_queue,
         idle_timeout,
@@ -176,10 +219,23 @@ where
 impl ServerArgs {
     /// The server configuration these arguments describe.
     pub fn config(&self) -> Result<Config, String> {
-        let addr = resolve(&self.address, self.port)?;
-        let mut config = Config::single(self.protocol, addr);
-        if let Some(max_users) = self.max_users {
-            config.listeners[0].max_users = max_users;
+        let mut config = Config::single(self.protocol, ([0, 0, 0, 0], 0).into());
+        config.listeners.clear();
+        let single = self
+            .port
+            .map(|port| (self.protocol, self.address.as_str(), port));
+        let listens = self
+            .listen
+            .iter()
+            .map(|l| (l.protocol, l.host.as_str(), l.port));
+        for (protocol, host, port) in single.into_iter().chain(listens) {
+            config.listeners.push(ListenerConfig {
+                protocol,
+                addr: resolve(host, port)?,
+                // One limit for all, or each dialect's own, counted over
+                // the whole server either way.
+                max_users: self.max_users.unwrap_or(protocol.default_max_users()),
+            });
         }
         config.max_queue = self.max_queue;
         config.idle_timeout = self.idle_timeout;
@@ -263,7 +319,7 @@ mod tests {
         let args = parse_server_args(["9000"]).unwrap();
         assert_eq!(
             (args.address.as_str(), args.port, args.protocol),
-            ("0.0.0.0", 9000, Protocol::Mesg)
+            ("0.0.0.0", Some(9000), Protocol::Mesg)
         );
         let config = args.config().unwrap();
         assert_eq!(config.listeners[0].max_users, 10);
@@ -286,11 +342,59 @@ mod tests {
             "warn",
         ])
         .unwrap();
-        assert_eq!(args.port, 0);
+        assert_eq!(args.port, Some(0));
         assert_eq!(args.max_users, Some(3));
         assert_eq!(args.max_queue, 100);
         assert_eq!(args.log_level, LevelFilter::Warn);
         assert_eq!(args.config().unwrap().listeners[0].max_users, 3);
+    }
+
+    #[test]
+    fn listen_adds_listeners_that_share_the_limits() {
+        let args = parse_server_args([
+            "--listen",
+            "mesg=0.0.0.0:9000",
+            "--listen",
+            "hello=127.0.0.1:5378",
+            "--listen=channels=:55555",
+            "--listen",
+            "sendto=[::1]:9100",
+        ])
+        .unwrap();
+        let config = args.config().unwrap();
+        let got: Vec<_> = config
+            .listeners
+            .iter()
+            .map(|l| (l.protocol, l.addr.to_string(), l.max_users))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Protocol::Mesg, "0.0.0.0:9000".to_string(), 10),
+                (Protocol::Hello, "127.0.0.1:5378".to_string(), 16),
+                (Protocol::Channels, "0.0.0.0:55555".to_string(), usize::MAX),
+                (Protocol::Sendto, "[::1]:9100".to_string(), usize::MAX),
+            ]
+        );
+        let args =
+            parse_server_args(["9000", "--listen", "hello=:5378", "--max-users", "3"]).unwrap();
+        let limits: Vec<_> = args
+            .config()
+            .unwrap()
+            .listeners
+            .iter()
+            .map(|l| l.max_users)
+            .collect();
+        assert_eq!(limits, [3, 3]);
+        for bad in ["mesg", "irc=:1", "mesg=:x", "mesg=host"] {
+            assert!(
+                matches!(
+                    parse_server_args(["--listen", bad]),
+                    Err(CliError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

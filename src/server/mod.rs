@@ -465,8 +465,12 @@ impl Server {
         self.next_serial += 1;
         let conn = Connection::new(socket, peer, self.next_serial, protocol.session());
         let fd = conn.fd;
-        info!("Client ({fd}): Connection Accepted");
-        debug!("Client ({fd}): from {peer} on the {protocol} listener");
+        if self.listeners.len() > 1 {
+            info!("Client ({fd}): Connection Accepted ({protocol})");
+        } else {
+            info!("Client ({fd}): Connection Accepted");
+        }
+        debug!("Client ({fd}): from {peer}");
         entry.insert(conn);
         let open = Request::Open { fd, max_users };
         self.hub.handle(token, open, &mut self.outbox);
