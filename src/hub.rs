@@ -425,10 +425,12 @@ impl Hub {
     }
 }
 
-#[cfg(test)]
 impl Hub {
-    /// Panics unless the hub's indexes agree with each other.
-    fn check_invariants(&self) {
+    /// Panics unless the hub's indexes agree with each other: every name
+    /// maps to exactly one open connection and back, channel members are
+    /// open and registered, and no limit is exceeded. For tests and fuzzing.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) {
         assert_eq!(self.by_name.len(), self.order.len(), "names vs order");
         for (name, &token) in &self.by_name {
             let member = self.member(token).expect("a registered token is open");

@@ -29,3 +29,5 @@ pub mod hub;
 pub mod limits;
 pub mod logger;
 pub mod server;
+#[doc(hidden)]
+pub mod sim;
