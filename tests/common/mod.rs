@@ -268,6 +268,28 @@ impl Client {
         }
     }
 
+    /// Reads one CR LF line if one arrives within `wait`.
+    pub fn try_read_line(&mut self, wait: Duration) -> Option<String> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).take(i).collect();
+                return Some(String::from_utf8_lossy(&line).into_owned());
+            }
+            self.stream.set_read_timeout(Some(wait)).unwrap();
+            let mut chunk = [0u8; 4096];
+            let got = self.stream.read(&mut chunk);
+            self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            match got {
+                Ok(0) => panic!("connection closed"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
     /// Reads one CR LF line.
     pub fn read_line(&mut self) -> String {
         self.read_line_with(b"\r\n")
@@ -292,6 +314,13 @@ impl Client {
             "unexpected before close: {:?}",
             String::from_utf8_lossy(&self.buf)
         );
+    }
+
+    /// Reads and discards everything until the server closes.
+    pub fn wait_closed(&mut self) {
+        while self.fill() {
+            self.buf.clear();
+        }
     }
 
     /// Nothing has arrived that was not read yet (after a barrier).
