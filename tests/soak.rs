@@ -41,6 +41,9 @@ fn rss_kb(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// The sequence numbers each receiver saw from each sender, in arrival order.
+type Seen = HashMap<(String, usize), Vec<u64>>;
+
 /// What one talker sent: its name, how many to each receiver, and whether
 /// it ended cleanly.
 struct Sent {
@@ -62,7 +65,7 @@ fn soak() {
 
     // Stable receivers record, per sender, the sequence numbers they saw.
     // Each talker numbers its messages to each receiver 1, 2, 3, ...
-    let seen: Arc<Mutex<HashMap<(String, usize), Vec<u64>>>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let receivers: Vec<_> = (0..RECEIVERS)
         .map(|r| {
