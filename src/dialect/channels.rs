@@ -181,28 +181,32 @@ impl Session {
         // present is never empty; the filter keeps that true regardless.
         let (command, arg) = split_word(text);
         let arg = arg.filter(|a| !a.is_empty());
-        let arg_text = String::from_utf8_lossy(arg.unwrap_or_default());
-        match command {
-            b"/create" => {
-                info!("Client ({fd}): /create {arg_text}");
-                // Hub names are strings: bytes that are not UTF-8 are not
-                // the name of a channel, so they are no argument at all.
-                match arg.map(std::str::from_utf8) {
-                    Some(Ok(name)) => return Action::Request(Request::CreateChannel { name }),
-                    _ => put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]),
-                }
+        // Hub names are strings. Bytes that are not UTF-8 name no channel
+        // that exists, and cannot name one to create.
+        let channel = arg.map(|a| (a, std::str::from_utf8(a).ok()));
+        match (command, channel) {
+            (b"/create", Some((_, Some(name)))) => {
+                info!("Client ({fd}): /create {name}");
+                return Action::Request(Request::CreateChannel { name });
             }
-            b"/join" => {
-                info!("Client ({fd}): /join {arg_text}");
-                match arg.map(|a| (a, std::str::from_utf8(a))) {
-                    Some((_, Ok(name))) => return Action::Request(Request::JoinChannel { name }),
-                    // No channel has a name that is not UTF-8.
-                    Some((raw, Err(_))) => no_such_channel(reply, raw),
-                    None => put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]),
-                }
+            (b"/create", _) => {
+                info!("Client ({fd}): /create without a channel. Discarding Message.");
+                put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
+            }
+            (b"/join", Some((_, Some(name)))) => {
+                info!("Client ({fd}): /join {name}");
+                return Action::Request(Request::JoinChannel { name });
+            }
+            (b"/join", Some((raw, None))) => {
+                info!("Client ({fd}): /join to a name that is not UTF-8. Discarding Message.");
+                no_such_channel(reply, raw);
+            }
+            (b"/join", None) => {
+                info!("Client ({fd}): /join without a channel. Discarding Message.");
+                put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
             }
             // Our choice: words after /list are ignored, as /list takes none.
-            b"/list" => {
+            (b"/list", _) => {
                 info!("Client ({fd}): /list");
                 return Action::Request(Request::ListChannels);
             }
@@ -582,9 +586,9 @@ mod tests {
             let mut out = Vec::new();
             put_frame(&mut out, &parts);
             prop_assert_eq!(out.len(), FRAME_LEN);
-            let body_len = whole.len().min(FRAME_LEN);
-            prop_assert!(body_len.saturating_sub(3) <= cut_point(&whole, FRAME_LEN));
+            // At most 3 bytes (part of one character) are given up.
             let cut = cut_point(&whole, FRAME_LEN);
+            prop_assert!(whole.len().min(FRAME_LEN).saturating_sub(3) <= cut);
             prop_assert_eq!(&out[..cut], &whole[..cut]);
             prop_assert!(out[cut..].iter().all(|&b| b == b' '));
         }
