@@ -77,7 +77,9 @@ impl Server {
             log,
             addrs: Vec::new(),
         };
-        // "Listening on 127.0.0.1:41234 (mesg)" is logged before "Server is on".
+        // "Listening on 127.0.0.1:41234 (mesg)" is logged before "Server is on",
+        // but stderr is collected by another thread, which may lag behind.
+        server.wait_log("Listening on ");
         for line in server.log_lines() {
             if let Some(rest) = line.split("Listening on ").nth(1) {
                 let (addr, protocol) = rest.split_once(' ').unwrap();
