@@ -97,6 +97,16 @@ pub trait FrontEnd {
     /// (an incomplete message) is offered again with what follows it.
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize;
 
+    /// Once a turn, before what is queued is written. A front end that holds
+    /// typed lines back until the server has answered (a login) sends them
+    /// here. Returns true while it still needs the connection to send or to
+    /// hear replies: until then the loop does not half-close it after input
+    /// ends, since a server may hang up on that before it has answered.
+    fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
+        let _ = (to_server, screen);
+        false
+    }
+
     /// Asked after every turn: go on, reconnect, or exit.
     fn next(&mut self) -> Next {
         Next::Continue
@@ -286,8 +296,9 @@ impl Session {
                     Next::Exit(status) => return Ok(Ending::Exit(status)),
                 }
             }
+            let busy = front.on_turn(&mut to_server, screen);
             server_closed |= write_pending(socket, &mut to_server);
-            if self.input_ended && to_server.is_empty() && !sent_eof && !server_closed {
+            if self.input_ended && to_server.is_empty() && !busy && !sent_eof && !server_closed {
                 // Nothing more to say: tell the server, and keep printing
                 // what it still sends until it hangs up.
                 let _ = socket.shutdown(Shutdown::Write);
