@@ -161,6 +161,7 @@ impl Hello {
             }
             h if h == wire::BUSY.as_bytes() => {
                 screen.line(SERVER_FULL.as_bytes());
+                self.state = State::AskName;
                 self.held.clear();
                 self.held_bytes = 0;
                 self.next = Some(Next::Exit(EXIT_FULL));
@@ -176,7 +177,7 @@ impl Hello {
                 refused(self);
             }
             // Not an answer to a login: ignored, never printed raw.
-            _ => self.state = State::LoggingIn(name),
+            _ => {}
         }
     }
 
@@ -276,12 +277,9 @@ impl FrontEnd for Hello {
                 None => return pos,
             };
             let (header, body) = split_word(line);
-            match std::mem::replace(&mut self.state, State::AskName) {
-                State::LoggingIn(name) => self.answer_login(name, header, screen),
-                State::LoggedIn => {
-                    self.state = State::LoggedIn;
-                    self.incoming(header, body, screen);
-                }
+            match &self.state {
+                State::LoggingIn(name) => self.answer_login(name.clone(), header, screen),
+                State::LoggedIn => self.incoming(header, body, screen),
                 // Nothing is expected before a login.
                 State::AskName => {}
             }
