@@ -100,6 +100,15 @@ pub trait FrontEnd {
     /// (an incomplete message) is offered again with what follows it.
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize;
 
+    /// Once a turn, before what is queued is written. A front end that holds
+    /// typed lines back until the server has answered (a login) sends them
+    /// here. Returns true while it may still have lines to send: until then
+    /// the loop does not half-close the connection after input ends.
+    fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
+        let _ = (to_server, screen);
+        false
+    }
+
     /// Asked after every turn: go on, reconnect, or exit.
     fn next(&mut self) -> Next {
         Next::Continue
@@ -292,8 +301,9 @@ impl Session {
                     }
                 }
             }
+            let busy = front.on_turn(&mut to_server, screen);
             server_closed |= write_pending(socket, &mut to_server);
-            if self.input_ended && to_server.is_empty() && !sent_eof && !server_closed {
+            if self.input_ended && to_server.is_empty() && !busy && !sent_eof && !server_closed {
                 // Nothing more to say: tell the server (it still answers
                 // everything it was sent), and keep printing what it says
                 // until it hangs up.

@@ -1,14 +1,155 @@
-//! The `hello` dialect (PROTOCOLS.md). Not written yet: every frame is
-//! ignored and every event renders as nothing.
+//! `hello`: HELLO-FROM / LIST / SEND, the VU chat protocol (PROTOCOLS.md
+//! section 2; seeds/hello-chat-server-assignment.txt).
+//!
+//! Student clients and the course's automated graders speak this one, so
+//! every reply, the order of the checks and when the connection closes are
+//! exactly as the table in PROTOCOLS.md says. Every message both ways is a
+//! line ending in `\n`; the server tolerates a `\r` before it and stray
+//! empty lines (a grader sends `HELLO-FROM x\r\n\n`), and never sends either.
+//!
+//! The one reply that is not made at once is `SEND-OK`: the protocol (PR12)
+//! allows it only after the `DELIVERY` line is in the recipient's socket.
+//! The dialect asks the hub for a receipt (`Request::Direct { receipt: true }`)
+//! and the event loop later hands this connection `Event::Delivered`, or
+//! `Event::Undelivered` if the recipient went away first.
 
 use super::{Action, After, Me};
-use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
-use crate::hub::Event;
+use crate::hub::{Event, Request};
+use crate::limits::{MAX_LINE, MAX_NAME};
+use log::info;
+
+// The replies, byte for byte (PROTOCOLS.md section 2).
+pub const HELLO: &str = "HELLO";
+pub const IN_USE: &str = "IN-USE";
+pub const BUSY: &str = "BUSY";
+pub const LIST_OK: &str = "LIST-OK";
+pub const SEND_OK: &str = "SEND-OK";
+pub const DELIVERY: &str = "DELIVERY";
+pub const BAD_DEST_USER: &str = "BAD-DEST-USER";
+pub const BAD_RQST_HDR: &str = "BAD-RQST-HDR";
+pub const BAD_RQST_BODY: &str = "BAD-RQST-BODY";
+
+// The requests.
+pub const HELLO_FROM: &str = "HELLO-FROM";
+pub const LIST: &str = "LIST";
+pub const SEND: &str = "SEND";
+
+/// Status lines show at most this much of a name the client made up, so a
+/// 4 KiB "name" does not become a 4 KiB log line.
+const LOGGED_NAME: usize = MAX_NAME;
+
+/// Names are 1 to 32 ASCII letters and digits, case-sensitive: the
+/// assignment forbids spaces and commas (UR1, UR2, which keep `LIST-OK`
+/// parseable); PROTOCOLS.md narrows that to letters and digits.
+pub fn valid_name(name: &[u8]) -> bool {
+    (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// Splits at the first space: `("SEND", Some("bob hi"))`, `("LIST", None)`.
+pub fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], Some(&line[i + 1..])),
+        None => (line, None),
+    }
+}
+
+/// A name as a status line shows it: lossy, and cut short if it is longer
+/// than any real name.
+fn shown(name: &[u8]) -> String {
+    let cut = &name[..name.len().min(LOGGED_NAME)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if name.len() > LOGGED_NAME {
+        text.push_str("...");
+    }
+    text
+}
+
+fn line(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+}
+
+/// Cuts a byte stream into `hello` messages: each ends at `\n`, one `\r`
+/// before the `\n` is dropped, and empty lines are skipped.
+///
+/// Unlike the shared [`crate::framing::line::LineFramer`], a lone `\r` does
+/// not end a message here: the protocol's only terminator is `\n`, and a
+/// `\r` inside a message is part of its text. The client uses the same
+/// framer for the server's lines.
+///
+/// Like `LineFramer` it remembers how far it has scanned a partial line,
+/// and reports an over-long line once and then discards it up to its end
+/// without buffering it.
+#[derive(Debug, Clone)]
+pub struct NewlineFramer {
+    /// Longest message, not counting its `\r\n` or `\n`.
+    max: usize,
+    /// Bytes of the kept partial line already known to hold no `\n`.
+    scanned: usize,
+    /// Inside an over-long line that was already reported.
+    discarding: bool,
+}
+
+impl NewlineFramer {
+    pub fn new(max: usize) -> NewlineFramer {
+        NewlineFramer {
+            max,
+            scanned: 0,
+            discarding: false,
+        }
+    }
+}
+
+impl Framer for NewlineFramer {
+    fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
+        let mut pos = 0;
+        loop {
+            let rest = &buf[pos..];
+            let from = self.scanned.min(rest.len());
+            let Some(i) = rest[from..].iter().position(|&b| b == b'\n') else {
+                if self.discarding {
+                    // Still inside the over-long line: drop what came so far.
+                    self.scanned = 0;
+                    return (buf.len(), None);
+                }
+                // A legal line may still have its `\r` to come after `max`
+                // bytes; one byte more than that cannot be legal.
+                if rest.len() > self.max + 1 {
+                    self.discarding = true;
+                    self.scanned = 0;
+                    return (buf.len(), Some(Frame::TooLong));
+                }
+                self.scanned = rest.len();
+                return (pos, None);
+            };
+            let end = from + i;
+            self.scanned = 0;
+            let raw = &rest[..end];
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            pos += end + 1;
+            if self.discarding {
+                self.discarding = false;
+            } else if line.len() > self.max {
+                return (pos, Some(Frame::TooLong));
+            } else if !line.is_empty() {
+                return (pos, Some(Frame::Data(line)));
+            }
+        }
+    }
+
+    /// Every message ends in `\n`: bytes without one when the peer closes
+    /// are not a message, and are dropped unanswered.
+    fn finish<'a>(&mut self, _buf: &'a [u8]) -> Option<Frame<'a>> {
+        self.scanned = 0;
+        self.discarding = false;
+        None
+    }
+}
 
 #[derive(Debug)]
 pub struct Session {
-    framer: LineFramer,
+    lines: NewlineFramer,
 }
 
 impl Default for Session {
@@ -20,39 +161,575 @@ impl Default for Session {
 impl Session {
     pub fn new() -> Session {
         Session {
-            framer: LineFramer::new(crate::limits::MAX_LINE),
+            lines: NewlineFramer::new(MAX_LINE),
         }
     }
 
-    pub fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
-        let _ = reply;
+    /// Nothing to filter: `hello` has no in-band commands.
+    pub fn decode(&mut self, data: &mut [u8], _reply: &mut Vec<u8>) -> usize {
         data.len()
     }
 
     pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        self.framer.next_frame(buf)
+        self.lines.next_frame(buf)
     }
 
     pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.framer.finish(buf)
+        self.lines.finish(buf)
     }
 
+    /// One message from the client, checked in the order of the table in
+    /// PROTOCOLS.md. Before login only a well-formed `HELLO-FROM` keeps the
+    /// connection: every other message is answered and the connection
+    /// closed (PR4, PR7). After login nothing the client sends closes it.
     pub fn on_frame<'a>(
         &mut self,
         frame: Frame<'a>,
         me: Me<'_>,
         reply: &mut Vec<u8>,
     ) -> Action<'a> {
-        let _ = (frame, me, reply);
+        let fd = me.fd;
+        let logged_in = me.name.is_some();
+        let Frame::Data(text) = frame else {
+            // Our choice where the table is silent: before login an
+            // over-long line cannot be a valid HELLO-FROM (a name is at
+            // most 32 bytes), so it fails the login like a bad name does.
+            info!("Client ({fd}): Message too long (BAD-RQST-BODY). Discarding Message.");
+            line(reply, BAD_RQST_BODY);
+            return Action::Done(if logged_in { After::Keep } else { After::Close });
+        };
+        let (header, body) = split_word(text);
+        if header == HELLO_FROM.as_bytes() {
+            if logged_in {
+                // PR6: a second login is a header error, whatever the name.
+                info!("Client ({fd}): HELLO-FROM when logged in (BAD-RQST-HDR).");
+                line(reply, BAD_RQST_HDR);
+                return Action::Done(After::Keep);
+            }
+            // The name is checked before the hub looks at it, so a bad
+            // name is BAD-RQST-BODY even when the server is full (PR4).
+            let name = body.unwrap_or_default();
+            return match std::str::from_utf8(name) {
+                Ok(name) if valid_name(name.as_bytes()) => {
+                    info!("Client ({fd}): HELLO-FROM {name}");
+                    Action::Request(Request::Register { name })
+                }
+                _ => {
+                    info!("Client ({fd}): HELLO-FROM with an invalid username (BAD-RQST-BODY).");
+                    line(reply, BAD_RQST_BODY);
+                    Action::Done(After::Close)
+                }
+            };
+        }
+        if !logged_in {
+            info!("Client ({fd}): Not logged in (BAD-RQST-HDR).");
+            line(reply, BAD_RQST_HDR);
+            return Action::Done(After::Close);
+        }
+        if header == LIST.as_bytes() {
+            if body.is_none() {
+                info!("Client ({fd}): LIST");
+                return Action::Request(Request::List);
+            }
+            // Our choice: LIST takes no body, so anything after it is a
+            // body error (PR17) rather than an unknown header.
+            info!("Client ({fd}): LIST with a body (BAD-RQST-BODY).");
+            line(reply, BAD_RQST_BODY);
+        } else if header == SEND.as_bytes() {
+            // The body is checked before the recipient is looked up, so
+            // `SEND nobody ` is BAD-RQST-BODY, not BAD-DEST-USER.
+            let (to, text) = split_word(body.unwrap_or_default());
+            match text {
+                Some(text) if !to.is_empty() && !text.is_empty() => {
+                    info!("Client ({fd}): SEND {}", shown(to));
+                    match std::str::from_utf8(to) {
+                        Ok(to) => {
+                            return Action::Request(Request::Direct {
+                                to,
+                                text,
+                                receipt: true,
+                            })
+                        }
+                        // No registered name is anything but ASCII.
+                        Err(_) => {
+                            info!("Client ({fd}): Unknown recipient (BAD-DEST-USER).");
+                            line(reply, BAD_DEST_USER);
+                        }
+                    }
+                }
+                _ => {
+                    info!("Client ({fd}): Invalid SEND (BAD-RQST-BODY).");
+                    line(reply, BAD_RQST_BODY);
+                }
+            }
+        } else {
+            info!("Client ({fd}): Unknown header (BAD-RQST-HDR).");
+            line(reply, BAD_RQST_HDR);
+        }
         Action::Done(After::Keep)
     }
 }
 
+/// How a `hello` client sees each hub event.
 pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
-    let _ = (event, out);
+    match event {
+        Event::Registered { name } => {
+            out.extend_from_slice(HELLO.as_bytes());
+            out.push(b' ');
+            line(out, name);
+        }
+        // The dialect answers a second HELLO-FROM itself; this is the same
+        // answer, should the hub ever be asked.
+        Event::AlreadyRegistered { .. } => line(out, BAD_RQST_HDR),
+        // A failed login closes the connection (PR5, PR15).
+        Event::NameTaken { .. } => {
+            line(out, IN_USE);
+            return After::Close;
+        }
+        Event::Full => {
+            line(out, BUSY);
+            return After::Close;
+        }
+        // Only a request that needs a login gets this, and before login
+        // every such request is a header error that closes (PR7).
+        Event::NotRegistered => {
+            line(out, BAD_RQST_HDR);
+            return After::Close;
+        }
+        Event::Users(users) => {
+            out.extend_from_slice(LIST_OK.as_bytes());
+            out.push(b' ');
+            for (i, user) in users.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(user.name.as_bytes());
+            }
+            out.push(b'\n');
+        }
+        // Direct, broadcast and channel messages alike, from users of any
+        // dialect ("Across dialects").
+        Event::Message { from, text, .. } => {
+            out.extend_from_slice(DELIVERY.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(from.as_bytes());
+            out.push(b' ');
+            // A `\n` would end the line early and turn the rest of the text
+            // into a message of its own. No hello or mesg line can hold one,
+            // but a channels frame can: it is shown as a space.
+            out.extend(text.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+            out.push(b'\n');
+        }
+        Event::UnknownRecipient { .. } | Event::Undelivered => line(out, BAD_DEST_USER),
+        Event::Delivered => line(out, SEND_OK),
+        Event::Bye => return After::Close,
+        // Logout and channels have no form in this protocol, and a hello
+        // client never asks for them.
+        Event::Unregistered
+        | Event::Channels(_)
+        | Event::ChannelExists { .. }
+        | Event::NoSuchChannel { .. }
+        | Event::NotInChannel
+        | Event::Joined { .. }
+        | Event::Left { .. } => {}
+    }
     After::Keep
 }
 
+/// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
-    let _ = (fd, event);
+    match event {
+        Event::Registered { name } => info!("Client ({fd}): Logged in as {name}."),
+        Event::NameTaken { name, .. } => {
+            info!("Client ({fd}): Username ({name}) in use (IN-USE).")
+        }
+        Event::Full => info!("Client ({fd}): Server full (BUSY)."),
+        Event::UnknownRecipient { name } => {
+            let name = shown(name.as_bytes());
+            info!("Client ({fd}): Unknown recipient ({name}) (BAD-DEST-USER).")
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::split_all;
+    use crate::hub::{Kind, User};
+    use proptest::prelude::*;
+
+    fn frame_as(line: &str, name: Option<&str>) -> (String, Action<'static>) {
+        let line: &'static [u8] = Box::leak(line.as_bytes().to_vec().into_boxed_slice());
+        let mut reply = Vec::new();
+        let me = Me { fd: 7, name };
+        let action = Session::new().on_frame(Frame::Data(line), me, &mut reply);
+        (String::from_utf8(reply).unwrap(), action)
+    }
+
+    /// A frame from a client that is not logged in.
+    fn before_login(line: &str) -> (String, Action<'static>) {
+        frame_as(line, None)
+    }
+
+    /// A frame from `alice`.
+    fn logged_in(line: &str) -> (String, Action<'static>) {
+        frame_as(line, Some("alice"))
+    }
+
+    fn answered(reply: &str, after: After) -> (String, Action<'static>) {
+        (format!("{reply}\n"), Action::Done(after))
+    }
+
+    fn asks(request: Request<'static>) -> (String, Action<'static>) {
+        (String::new(), Action::Request(request))
+    }
+
+    fn rendered(event: Event) -> (String, After) {
+        let mut out = Vec::new();
+        let after = render(&event, &mut out);
+        (String::from_utf8(out).unwrap(), after)
+    }
+
+    #[test]
+    fn hello_from_with_a_valid_name_goes_to_the_hub() {
+        assert_eq!(
+            before_login("HELLO-FROM alice"),
+            asks(Request::Register { name: "alice" })
+        );
+        let longest = "Z9".repeat(16);
+        assert_eq!(
+            before_login(&format!("HELLO-FROM {longest}")),
+            asks(Request::Register {
+                name: &*longest.leak()
+            })
+        );
+    }
+
+    #[test]
+    fn hello_from_with_a_bad_name_is_a_body_error_and_closes() {
+        for bad in [
+            "HELLO-FROM",
+            "HELLO-FROM ",
+            "HELLO-FROM  alice",
+            "HELLO-FROM al ice",
+            "HELLO-FROM al,ice",
+            "HELLO-FROM al-ice",
+            "HELLO-FROM alice ",
+            "HELLO-FROM \u{e9}l\u{e9}onore",
+            &format!("HELLO-FROM {}", "a".repeat(33)),
+        ] {
+            assert_eq!(
+                before_login(bad),
+                answered(BAD_RQST_BODY, After::Close),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hello_from_when_logged_in_is_a_header_error_and_stays_open() {
+        for line in ["HELLO-FROM bob", "HELLO-FROM b,d", "HELLO-FROM"] {
+            assert_eq!(
+                logged_in(line),
+                answered(BAD_RQST_HDR, After::Keep),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_else_before_login_is_a_header_error_and_closes() {
+        for line in [
+            "LIST",
+            "SEND bob hi",
+            "SEND",
+            "hello-from alice",
+            "HELLO alice",
+            "\r",
+        ] {
+            assert_eq!(
+                before_login(line),
+                answered(BAD_RQST_HDR, After::Close),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_takes_no_body() {
+        assert_eq!(logged_in("LIST"), asks(Request::List));
+        for line in ["LIST ", "LIST all"] {
+            assert_eq!(logged_in(line), answered(BAD_RQST_BODY, After::Keep));
+        }
+    }
+
+    #[test]
+    fn send_needs_a_name_and_text_before_any_lookup() {
+        for bad in [
+            "SEND",
+            "SEND ",
+            "SEND bob",
+            "SEND bob ",
+            "SEND  hi",
+            "SEND nobody ",
+        ] {
+            assert_eq!(
+                logged_in(bad),
+                answered(BAD_RQST_BODY, After::Keep),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn send_keeps_its_text_as_typed_and_asks_for_a_receipt() {
+        let direct = Request::Direct {
+            to: "bob",
+            text: b" hi  there \r",
+            receipt: true,
+        };
+        assert_eq!(logged_in("SEND bob  hi  there \r"), asks(direct));
+        assert_eq!(
+            logged_in("SEND b\u{e9}b hi"),
+            asks(Request::Direct {
+                to: "b\u{e9}b",
+                text: b"hi",
+                receipt: true
+            })
+        );
+    }
+
+    #[test]
+    fn send_to_a_name_that_is_not_text_is_to_nobody() {
+        let mut reply = Vec::new();
+        let me = Me {
+            fd: 7,
+            name: Some("alice"),
+        };
+        let action = Session::new().on_frame(Frame::Data(b"SEND b\xffb hi"), me, &mut reply);
+        assert_eq!(action, Action::Done(After::Keep));
+        assert_eq!(reply, b"BAD-DEST-USER\n");
+    }
+
+    #[test]
+    fn other_headers_when_logged_in_are_header_errors() {
+        for line in [
+            "list",
+            "send bob hi",
+            "SEND-OK",
+            "DELIVERY bob hi",
+            " LIST",
+            "QUIT",
+        ] {
+            assert_eq!(
+                logged_in(line),
+                answered(BAD_RQST_HDR, After::Keep),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_over_long_line_is_a_body_error_that_closes_only_before_login() {
+        let too_long = |name| {
+            let mut reply = Vec::new();
+            let me = Me { fd: 3, name };
+            let action = Session::new().on_frame(Frame::TooLong, me, &mut reply);
+            (String::from_utf8(reply).unwrap(), action)
+        };
+        assert_eq!(too_long(None), answered(BAD_RQST_BODY, After::Close));
+        assert_eq!(too_long(Some("a")), answered(BAD_RQST_BODY, After::Keep));
+    }
+
+    #[test]
+    fn events_render_exactly() {
+        let cases = [
+            (
+                Event::Registered {
+                    name: "alice".into(),
+                },
+                "HELLO alice\n",
+                After::Keep,
+            ),
+            (
+                Event::NameTaken {
+                    name: "alice".into(),
+                    fd: 5,
+                },
+                "IN-USE\n",
+                After::Close,
+            ),
+            (Event::Full, "BUSY\n", After::Close),
+            (
+                Event::AlreadyRegistered {
+                    name: "alice".into(),
+                    fd: 5,
+                },
+                "BAD-RQST-HDR\n",
+                After::Keep,
+            ),
+            (Event::NotRegistered, "BAD-RQST-HDR\n", After::Close),
+            (
+                Event::UnknownRecipient { name: "zed".into() },
+                "BAD-DEST-USER\n",
+                After::Keep,
+            ),
+            (Event::Delivered, "SEND-OK\n", After::Keep),
+            (Event::Undelivered, "BAD-DEST-USER\n", After::Keep),
+            (Event::Bye, "", After::Close),
+            (Event::NotInChannel, "", After::Keep),
+        ];
+        for (event, text, after) in cases {
+            assert_eq!(
+                rendered(event.clone()),
+                (text.to_string(), after),
+                "{event:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_ok_is_comma_separated_in_login_order() {
+        let users = ["bob", "alice", "carol"]
+            .into_iter()
+            .enumerate()
+            .map(|(fd, name)| User {
+                name: name.into(),
+                fd: fd as i32,
+            })
+            .collect();
+        assert_eq!(
+            rendered(Event::Users(users)),
+            ("LIST-OK bob,alice,carol\n".to_string(), After::Keep)
+        );
+        let one = vec![User {
+            name: "me".into(),
+            fd: 1,
+        }];
+        assert_eq!(rendered(Event::Users(one)).0, "LIST-OK me\n");
+    }
+
+    #[test]
+    fn messages_of_every_kind_are_deliveries() {
+        for kind in [Kind::Direct, Kind::Broadcast, Kind::Channel] {
+            let message = Event::Message {
+                from: "bob".into(),
+                text: b" hi  there".as_slice().into(),
+                kind,
+                receipt: None,
+            };
+            assert_eq!(rendered(message).0, "DELIVERY bob  hi  there\n");
+        }
+        // A channels frame can hold a newline; it must not split the line.
+        let message = Event::Message {
+            from: "ana".into(),
+            text: b"two\nlines\r".as_slice().into(),
+            kind: Kind::Channel,
+            receipt: None,
+        };
+        assert_eq!(rendered(message).0, "DELIVERY ana two lines\r\n");
+    }
+
+    fn lines(input: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
+        split_all(&mut NewlineFramer::new(8), input, cuts)
+    }
+
+    fn data(s: &str) -> Option<Vec<u8>> {
+        Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn only_newline_ends_a_message_and_one_cr_before_it_is_dropped() {
+        let got = lines(b"a\nb\r\nc\rd\ne\r\r\n", &[]);
+        assert_eq!(got, vec![data("a"), data("b"), data("c\rd"), data("e\r")]);
+    }
+
+    #[test]
+    fn empty_lines_are_skipped() {
+        assert_eq!(lines(b"\n\r\n\nx\r\n\n", &[]), vec![data("x")]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_bytes_is_accepted_with_either_ending() {
+        assert_eq!(lines(b"12345678\n", &[]), vec![data("12345678")]);
+        assert_eq!(lines(b"12345678\r\n", &[3, 9]), vec![data("12345678")]);
+        assert_eq!(lines(b"123456789\n", &[]), vec![None]);
+        assert_eq!(lines(b"123456789\r\n", &[9]), vec![None]);
+    }
+
+    #[test]
+    fn an_over_long_line_is_reported_once_and_discarded_to_its_end() {
+        let input = b"123456789abcdef\nok\n";
+        assert_eq!(lines(input, &[]), vec![None, data("ok")]);
+        assert_eq!(lines(input, &[4, 10, 11, 12]), vec![None, data("ok")]);
+        let mut f = NewlineFramer::new(8);
+        assert_eq!(f.next_frame(b"1234567890"), (10, Some(Frame::TooLong)));
+        assert_eq!(f.next_frame(b"more\rjunk"), (9, None));
+        assert_eq!(f.next_frame(b"end\nok\n"), (7, Some(Frame::Data(b"ok"))));
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_not_a_message() {
+        assert_eq!(lines(b"a\nLIST", &[]), vec![data("a")]);
+        assert_eq!(lines(b"a\nLIST\r", &[2]), vec![data("a")]);
+    }
+
+    /// What the framer must produce, written the obvious way: split at
+    /// every `\n`, drop one `\r`, skip empties; the unterminated tail is
+    /// reported only if it is already too long to be legal.
+    fn model(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        let tail = pieces.pop().unwrap_or_default();
+        let mut frames = Vec::new();
+        for raw in pieces {
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.len() > max {
+                frames.push(None);
+            } else if !line.is_empty() {
+                frames.push(Some(line.to_vec()));
+            }
+        }
+        if tail.len() > max + 1 {
+            frames.push(None);
+        }
+        frames
+    }
+
+    proptest! {
+        #[test]
+        fn frames_do_not_depend_on_split_points(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b' '), any::<u8>()], 0..200),
+            mut cuts in proptest::collection::vec(0usize..200, 0..20),
+        ) {
+            cuts.sort_unstable();
+            let whole = lines(&input, &[]);
+            let bytewise: Vec<usize> = (1..input.len()).collect();
+            prop_assert_eq!(&whole, &model(&input, 8));
+            prop_assert_eq!(&lines(&input, &cuts), &whole);
+            prop_assert_eq!(&lines(&input, &bytewise), &whole);
+        }
+
+        /// Garbage from a client never panics the dialect, and before login
+        /// it always ends the connection unless it is a valid HELLO-FROM.
+        #[test]
+        fn garbage_before_login_is_answered_and_closes(
+            line in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let mut reply = Vec::new();
+            let me = Me { fd: 1, name: None };
+            let action = Session::new().on_frame(Frame::Data(&line), me, &mut reply);
+            match action {
+                Action::Request(Request::Register { name }) => {
+                    prop_assert!(valid_name(name.as_bytes()));
+                    prop_assert!(reply.is_empty());
+                }
+                Action::Done(After::Close) => {
+                    prop_assert!(reply == b"BAD-RQST-HDR\n" || reply == b"BAD-RQST-BODY\n");
+                }
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+    }
 }

@@ -1,0 +1,286 @@
+//! The real `pollchat-client hello` driven through pipes, against the real
+//! server (and, where the real server cannot be made to say something, a
+//! scripted one). Its output is checked line by line, exactly.
+//!
+//! Each test types a line and waits for the output it must cause before
+//! typing the next, so nothing depends on timing; every wait has a timeout.
+//! A test ends by closing stdin or typing `!quit`, then waits for the
+//! client's stdout to close and checks its exit status.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+
+const WELCOME: &str = "Welcome to Chat Client. Enter your login:";
+
+/// A running `pollchat-client hello`.
+struct Chat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Lines the client printed, read by a thread so a full pipe never
+    /// blocks it; the channel closes when its stdout does.
+    out: Receiver<String>,
+}
+
+impl Chat {
+    fn start(addr: SocketAddr) -> Chat {
+        let mut child = Command::new(CLIENT_BIN)
+            .args(["hello", "--address", &addr.ip().to_string()])
+            .args(["--port", &addr.port().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pollchat-client");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, out) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut chat = Chat { child, stdin, out };
+        chat.expect(WELCOME);
+        chat
+    }
+
+    fn type_text(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(text.as_bytes()).expect("type");
+        stdin.flush().unwrap();
+    }
+
+    fn type_line(&mut self, line: &str) {
+        self.type_text(&format!("{line}\n"));
+    }
+
+    fn expect(&mut self, want: &str) {
+        match self.out.recv_timeout(TIMEOUT) {
+            Ok(line) => assert_eq!(line, want),
+            Err(e) => panic!("waiting for {want:?}: {e:?}"),
+        }
+    }
+
+    fn expect_lines(&mut self, want: &[&str]) {
+        for line in want {
+            self.expect(line);
+        }
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The client prints nothing more and exits with `code`.
+    fn expect_exit(&mut self, code: i32) {
+        match self.out.recv_timeout(TIMEOUT) {
+            Ok(line) => panic!("unexpected output {line:?}"),
+            Err(RecvTimeoutError::Timeout) => panic!("the client did not exit"),
+            Err(RecvTimeoutError::Disconnected) => {}
+        }
+        // Its stdout is closed: it has exited, or is about to.
+        let status = self.child.wait().expect("wait for the client");
+        assert_eq!(status.code(), Some(code));
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(extra: &[&str]) -> Server {
+    let mut args = vec!["--protocol", "hello"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+/// A raw protocol user on the real server.
+fn user(addr: SocketAddr, name: &str) -> Client {
+    let mut c = Client::connect(addr);
+    c.send(format!("HELLO-FROM {name}\n").as_bytes());
+    assert_eq!(c.read_line_with(b"\n"), format!("HELLO {name}"));
+    c
+}
+
+fn say(c: &mut Client, line: &str) {
+    c.send(format!("{line}\n").as_bytes());
+}
+
+fn expect(c: &mut Client, want: &str) {
+    assert_eq!(c.read_line_with(b"\n"), want);
+}
+
+#[test]
+fn logs_in_lists_sends_receives_and_quits() {
+    let server = start_server(&[]);
+    let mut bob = user(server.addr(), "bob");
+    let mut chat = Chat::start(server.addr());
+    chat.type_line("alice");
+    chat.expect("Successfully logged in as alice!");
+    chat.type_line("!who");
+    chat.expect_lines(&["There are 2 online users:", "bob", "alice"]);
+    chat.type_line("@bob hello  there");
+    expect(&mut bob, "DELIVERY alice hello  there");
+    chat.expect("The message was sent successfully");
+    say(&mut bob, "SEND alice hi back");
+    chat.expect("From bob: hi back");
+    expect(&mut bob, "SEND-OK");
+    chat.type_line("@nobody hi");
+    chat.expect("The destination user does not exist");
+    chat.type_line("@bob");
+    chat.expect("Error: Unknown issue in previous message body.");
+    chat.type_line("hello?");
+    chat.expect("Unknown command. Use !who, @<username> <message> or !quit.");
+    chat.type_line("!quit");
+    chat.expect_exit(0);
+    // !quit closed the connection, which logged alice out.
+    let line = server.wait_log("): HELLO-FROM alice");
+    let fd = line
+        .split("Client (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    server.wait_log(&format!("Client ({fd}): Disconnecting User."));
+    say(&mut bob, "LIST");
+    expect(&mut bob, "LIST-OK bob");
+}
+
+#[test]
+fn a_refused_name_is_asked_for_again() {
+    let server = start_server(&[]);
+    let mut alice = user(server.addr(), "alice");
+    let mut chat = Chat::start(server.addr());
+    chat.type_line("al ice");
+    chat.expect("Cannot log in as al ice. That username contains disallowed characters.");
+    chat.type_line("alice");
+    chat.expect("Cannot log in as alice. That username is already in use.");
+    // Letters and digits, but too long for the server.
+    let long = "N4".repeat(17);
+    chat.type_line(&long);
+    chat.expect(&format!(
+        "Cannot log in as {long}. That username contains disallowed characters."
+    ));
+    chat.type_line("bob");
+    chat.expect("Successfully logged in as bob!");
+    say(&mut alice, "LIST");
+    expect(&mut alice, "LIST-OK alice,bob");
+    // The local refusal cost no connection; each server refusal one.
+    assert_eq!(server.count_log("Connection Accepted"), 4);
+    chat.close_stdin();
+    chat.expect_exit(0);
+}
+
+#[test]
+fn a_full_server_ends_the_client() {
+    let server = start_server(&["--max-users", "1"]);
+    let _alice = user(server.addr(), "alice");
+    let mut chat = Chat::start(server.addr());
+    chat.type_line("bob");
+    chat.expect("Cannot log in. The server is full!");
+    chat.expect_exit(1);
+}
+
+#[test]
+fn quit_at_the_login_prompt() {
+    let server = start_server(&[]);
+    let mut chat = Chat::start(server.addr());
+    chat.type_line("!quit");
+    chat.expect_exit(0);
+}
+
+#[test]
+fn end_of_input_at_the_login_prompt_exits() {
+    let server = start_server(&[]);
+    let mut chat = Chat::start(server.addr());
+    chat.close_stdin();
+    chat.expect_exit(0);
+}
+
+#[test]
+fn a_piped_script_runs_in_order_and_ends_when_answered() {
+    let server = start_server(&[]);
+    let mut bob = user(server.addr(), "bob");
+    let mut chat = Chat::start(server.addr());
+    // All typed at once, then end of input: the lines after a name wait
+    // for its answer, even across the reconnect after IN-USE.
+    chat.type_text("bob\nalice\n!who\n@bob hi from a script\n");
+    chat.close_stdin();
+    chat.expect_lines(&[
+        "Cannot log in as bob. That username is already in use.",
+        "Successfully logged in as alice!",
+        "There are 2 online users:",
+        "bob",
+        "alice",
+        "The message was sent successfully",
+    ]);
+    chat.expect_exit(0);
+    expect(&mut bob, "DELIVERY alice hi from a script");
+}
+
+/// A scripted server: accepts the client and checks what it sends.
+struct Scripted {
+    conn: BufReader<TcpStream>,
+}
+
+impl Scripted {
+    fn accept(listener: &TcpListener) -> Scripted {
+        let (conn, _) = listener.accept().expect("accept");
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        conn.set_nodelay(true).unwrap();
+        Scripted {
+            conn: BufReader::new(conn),
+        }
+    }
+
+    fn expect(&mut self, want: &str) {
+        let mut line = String::new();
+        self.conn.read_line(&mut line).expect("read from client");
+        assert_eq!(line, format!("{want}\n"));
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.conn.get_mut().write_all(bytes.as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn against_a_scripted_server_replies_print_whole_and_never_raw() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut chat = Chat::start(addr);
+    let mut server = Scripted::accept(&listener);
+    chat.type_line("alice");
+    server.expect("HELLO-FROM alice");
+    // The start of a DELIVERY rides along with the login's answer.
+    server.send("HELLO alice\r\nDELIV");
+    chat.expect("Successfully logged in as alice!");
+    server.send("ERY bob hi there\n");
+    chat.expect("From bob: hi there");
+    chat.type_line("!who");
+    server.expect("LIST");
+    server.send("LIST-OK bob,");
+    server.send("alice\n");
+    chat.expect_lines(&["There are 2 online users:", "bob", "alice"]);
+    chat.type_line("@bob x");
+    server.expect("SEND bob x");
+    server.send("NOT-A-REPLY\nBAD-RQST-HDR\n\nHELLO alice\nBAD-RQST-BODY\n");
+    chat.expect_lines(&[
+        "Error: Unknown issue in previous message header.",
+        "Error: Unknown issue in previous message body.",
+    ]);
+    drop(server);
+    chat.expect(&format!("Server at {addr} has disconnected"));
+    chat.expect_exit(0);
+}
