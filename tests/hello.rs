@@ -421,17 +421,20 @@ fn kernel_buffering(receive_buffer: usize) -> usize {
     send_max + receive_buffer + window_margin
 }
 
-/// What a SEND-OK test needs: `bob`, who never reads and whose socket is
-/// full; `filler`, who filled it; and `alice`, whose SEND is the test.
+/// A server with a stalled recipient: `bob` (hello) stopped reading and his
+/// socket is full; `filler`, a `mesg` user on a second listener, filled it
+/// (a `mesg` MESG needs no receipt, so nothing holds the filler back);
+/// `alice`, whose SEND is the test; and `carol`, whose message to alice is
+/// the barrier.
 struct Stalled {
     server: Server,
     bob: Client,
-    filler: Client,
     alice: Client,
+    carol: Client,
+    /// Kept connected: it is in every LIST.
+    _filler: Client,
     filler_text: String,
     filler_sends: usize,
-    /// SEND-OKs the filler got while filling.
-    filler_oks: usize,
 }
 
 fn stalled_recipient() -> Stalled {
@@ -439,96 +442,101 @@ fn stalled_recipient() -> Stalled {
     // The server is started once the bytes to send are known, so that
     // --max-queue can be set above them and bob is not cut off.
     let filler_text = "f".repeat(TEXT_LEN);
-    let line = format!("SEND bob {filler_text}\n");
+    let line = format!("MESG bob {filler_text}\r\n");
     // The receive buffer is only set after connecting, and the server must
     // be started first; the kernel never makes it more than twice the
     // request.
     let receive_estimate = 2 * RECEIVE_BUFFER;
     let filler_sends = kernel_buffering(receive_estimate) / line.len() + 1;
     let max_queue = (2 * filler_sends * line.len()).to_string();
-    let server = start(&["--max-queue", &max_queue]);
+    let server = start(&["--max-queue", &max_queue, "--listen", "mesg=127.0.0.1:0"]);
+    let hello = server.addr_of("hello");
 
-    let mut bob = Client::connect(server.addr());
+    let mut bob = Client::connect(hello);
     let receive_buffer = shrink_receive_buffer(&bob.stream);
     assert!(receive_buffer <= receive_estimate, "{receive_buffer}");
     bob.say("HELLO-FROM bob");
     bob.expect("HELLO bob");
-    let mut filler = login(server.addr(), "filler");
-    let alice = login(server.addr(), "alice");
+    let alice = login(hello, "alice");
+    let carol = login(hello, "carol");
 
+    let mut filler = joined(server.addr_of("mesg"), "filler");
     filler.send(line.repeat(filler_sends).as_bytes());
-    // LIST is answered after every SEND before it has been handled, so
-    // once LIST-OK is here bob's queue holds all that did not fit.
-    filler.say("LIST");
-    let mut filler_oks = 0;
-    loop {
-        match filler.line().as_str() {
-            "SEND-OK" => filler_oks += 1,
-            "LIST-OK bob,filler,alice" => break,
-            other => panic!("filler got {other:?}"),
-        }
-    }
-    assert!(
-        filler_oks < filler_sends,
-        "every DELIVERY fit in the kernel's buffers: nothing is stalled"
-    );
+    // PONG comes after every MESG before it has been handled: bob's queue
+    // now holds all that did not fit in his socket.
+    sync(&mut filler);
     Stalled {
         server,
         bob,
-        filler,
         alice,
+        carol,
+        _filler: filler,
         filler_text,
         filler_sends,
-        filler_oks,
+    }
+}
+
+/// Alice's SEND to the stalled bob is handled; then carol's message to
+/// alice reaches her. Returns once alice has it: had a SEND-OK been sent
+/// for her SEND, it would have come before it.
+fn send_to_stalled_bob(st: &mut Stalled, text: &str) {
+    let alice_fd = fd_of(&st.server, "alice");
+    st.alice.say(&format!("SEND bob {text}"));
+    st.server
+        .wait_log(&format!("Client ({alice_fd}): SEND bob"));
+    st.carol.say("SEND alice are you there?");
+    st.carol.expect("SEND-OK");
+    st.alice.expect("DELIVERY carol are you there?");
+    st.alice.assert_nothing_buffered();
+}
+
+/// Bob reads everything the filler sent.
+fn bob_reads_the_filler(st: &mut Stalled) {
+    let from_filler = format!("DELIVERY filler {}", st.filler_text);
+    for _ in 0..st.filler_sends {
+        assert!(
+            st.bob.line() == from_filler,
+            "a filler DELIVERY was damaged"
+        );
     }
 }
 
 #[test]
 fn send_ok_waits_until_a_stalled_recipient_reads() {
-    let Stalled {
-        server: _server,
-        mut bob,
-        mut filler,
-        mut alice,
-        filler_text,
-        filler_sends,
-        mut filler_oks,
-    } = stalled_recipient();
-
-    alice.say("SEND bob the last word");
-    // The barrier: LIST-OK, with no SEND-OK before it.
-    expect_list(&mut alice, "bob,filler,alice");
-
+    let mut st = stalled_recipient();
+    send_to_stalled_bob(&mut st, "the last word");
     // Now bob reads everything, in order, and only then alice hears.
-    let from_filler = format!("DELIVERY filler {filler_text}");
-    for _ in 0..filler_sends {
-        assert!(bob.line() == from_filler, "a filler DELIVERY was damaged");
-    }
-    bob.expect("DELIVERY alice the last word");
-    alice.expect("SEND-OK");
-    expect_list(&mut alice, "bob,filler,alice");
-    while filler_oks < filler_sends {
-        filler.expect("SEND-OK");
-        filler_oks += 1;
-    }
-    expect_list(&mut filler, "bob,filler,alice");
-    expect_list(&mut bob, "bob,filler,alice");
+    bob_reads_the_filler(&mut st);
+    st.bob.expect("DELIVERY alice the last word");
+    st.alice.expect("SEND-OK");
+    expect_list(&mut st.alice, "bob,alice,carol,filler");
+    expect_list(&mut st.bob, "bob,alice,carol,filler");
 }
 
 #[test]
 fn a_stalled_recipient_who_leaves_means_bad_dest_user_and_no_send_ok() {
+    let mut st = stalled_recipient();
+    send_to_stalled_bob(&mut st, "never read");
+    // bob goes with his socket full of unread DELIVERYs.
     let Stalled {
         server,
         bob,
-        filler: _filler,
         mut alice,
         ..
-    } = stalled_recipient();
-
-    alice.say("SEND bob never read");
-    expect_list(&mut alice, "bob,filler,alice");
-    // bob goes with his socket full of unread DELIVERYs.
+    } = st;
     vanish(&server, "bob", bob);
     alice.expect("BAD-DEST-USER");
-    expect_list(&mut alice, "filler,alice");
+    expect_list(&mut alice, "alice,carol,filler");
+}
+
+#[test]
+fn replies_come_in_request_order_while_a_send_waits() {
+    let mut st = stalled_recipient();
+    // SEND, then LIST in the same write: the LIST is answered only after
+    // the SEND, however long that takes.
+    st.alice.send(b"SEND bob first\nLIST\n");
+    bob_reads_the_filler(&mut st);
+    st.bob.expect("DELIVERY alice first");
+    st.alice.expect("SEND-OK");
+    st.alice.expect("LIST-OK bob,alice,carol,filler");
 }

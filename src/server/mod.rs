@@ -700,13 +700,19 @@ impl Server {
             self.conns.close(token, Close::Goodbye);
         }
         if let Some(sender) = receipt {
-            if queued {
-                let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
-                if let Some(conn) = self.conns.open_mut(token) {
+            let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
+            let answer = match self.conns.open_mut(token).filter(|_| queued) {
+                // Nothing left to write before it: as good as written.
+                Some(conn) if conn.out.is_empty() => Some(Event::Delivered),
+                Some(conn) => {
                     conn.out.mark(Receipt { sender, serial });
+                    None
                 }
-            } else {
-                self.tell_sender(sender, None, Event::Undelivered);
+                // Cut off, or hung up by its own dialect: never written.
+                None => Some(Event::Undelivered),
+            };
+            if let Some(answer) = answer {
+                self.tell_sender(sender, None, answer);
             }
         }
     }
@@ -726,6 +732,7 @@ impl Server {
             self.backlog.push(sender);
         }
         let protocol = conn.session.protocol();
+        protocol.log_event(conn.fd, &event);
         let mut bytes = std::mem::take(&mut self.reply);
         bytes.clear();
         if protocol.render(&event, &mut bytes) == After::Close {
