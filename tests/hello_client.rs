@@ -176,7 +176,9 @@ fn a_refused_name_is_asked_for_again() {
     chat.expect("Successfully logged in as bob!");
     say(&mut alice, "LIST");
     expect(&mut alice, "LIST-OK alice,bob");
-    // The local refusal cost no connection; each server refusal one.
+    // The local refusal cost no connection; each server refusal one. (The
+    // log is read by another thread: wait for the fourth line first.)
+    server.wait_log_count("Connection Accepted", 4);
     assert_eq!(server.count_log("Connection Accepted"), 4);
     chat.close_stdin();
     chat.expect_exit(0);

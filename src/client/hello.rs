@@ -15,7 +15,8 @@
 //! would make it hang up before a pending SEND-OK.
 
 use super::{FrontEnd, Next, Screen};
-use crate::dialect::hello::{self as wire, split_word, NewlineFramer};
+use crate::dialect::hello::{self as wire, split_word};
+use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use std::collections::VecDeque;
 
@@ -56,7 +57,7 @@ enum State {
 
 pub struct Hello {
     state: State,
-    lines: NewlineFramer,
+    lines: LineFramer,
     /// Typed lines not handled yet, oldest first.
     held: VecDeque<Vec<u8>>,
     held_bytes: usize,
@@ -71,7 +72,7 @@ impl Hello {
     pub fn new() -> Hello {
         Hello {
             state: State::AskName,
-            lines: NewlineFramer::new(MAX_SERVER_LINE),
+            lines: LineFramer::newline_only(MAX_SERVER_LINE),
             held: VecDeque::new(),
             held_bytes: 0,
             awaiting: 0,
@@ -240,7 +241,7 @@ impl FrontEnd for Hello {
     /// A new connection (the first, or one after a refused name): whatever
     /// was typed meanwhile is handled now, starting with the next name.
     fn on_connect(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) {
-        self.lines = NewlineFramer::new(MAX_SERVER_LINE);
+        self.lines = LineFramer::newline_only(MAX_SERVER_LINE);
         self.awaiting = 0;
         if self.next == Some(Next::Reconnect) {
             self.next = None;

@@ -14,6 +14,7 @@
 //! `Event::Undelivered` if the recipient went away first.
 
 use super::{Action, After, Me};
+use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::{MAX_LINE, MAX_NAME};
@@ -70,86 +71,9 @@ fn line(out: &mut Vec<u8>, text: &str) {
     out.push(b'\n');
 }
 
-/// Cuts a byte stream into `hello` messages: each ends at `\n`, one `\r`
-/// before the `\n` is dropped, and empty lines are skipped.
-///
-/// Unlike the shared [`crate::framing::line::LineFramer`], a lone `\r` does
-/// not end a message here: the protocol's only terminator is `\n`, and a
-/// `\r` inside a message is part of its text. The client uses the same
-/// framer for the server's lines.
-///
-/// Like `LineFramer` it remembers how far it has scanned a partial line,
-/// and reports an over-long line once and then discards it up to its end
-/// without buffering it.
-#[derive(Debug, Clone)]
-pub struct NewlineFramer {
-    /// Longest message, not counting its `\r\n` or `\n`.
-    max: usize,
-    /// Bytes of the kept partial line already known to hold no `\n`.
-    scanned: usize,
-    /// Inside an over-long line that was already reported.
-    discarding: bool,
-}
-
-impl NewlineFramer {
-    pub fn new(max: usize) -> NewlineFramer {
-        NewlineFramer {
-            max,
-            scanned: 0,
-            discarding: false,
-        }
-    }
-}
-
-impl Framer for NewlineFramer {
-    fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        let mut pos = 0;
-        loop {
-            let rest = &buf[pos..];
-            let from = self.scanned.min(rest.len());
-            let Some(i) = rest[from..].iter().position(|&b| b == b'\n') else {
-                if self.discarding {
-                    // Still inside the over-long line: drop what came so far.
-                    self.scanned = 0;
-                    return (buf.len(), None);
-                }
-                // A legal line may still have its `\r` to come after `max`
-                // bytes; one byte more than that cannot be legal.
-                if rest.len() > self.max + 1 {
-                    self.discarding = true;
-                    self.scanned = 0;
-                    return (buf.len(), Some(Frame::TooLong));
-                }
-                self.scanned = rest.len();
-                return (pos, None);
-            };
-            let end = from + i;
-            self.scanned = 0;
-            let raw = &rest[..end];
-            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-            pos += end + 1;
-            if self.discarding {
-                self.discarding = false;
-            } else if line.len() > self.max {
-                return (pos, Some(Frame::TooLong));
-            } else if !line.is_empty() {
-                return (pos, Some(Frame::Data(line)));
-            }
-        }
-    }
-
-    /// Every message ends in `\n`: bytes without one when the peer closes
-    /// are not a message, and are dropped unanswered.
-    fn finish<'a>(&mut self, _buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.scanned = 0;
-        self.discarding = false;
-        None
-    }
-}
-
 #[derive(Debug)]
 pub struct Session {
-    lines: NewlineFramer,
+    lines: LineFramer,
 }
 
 impl Default for Session {
@@ -161,7 +85,8 @@ impl Default for Session {
 impl Session {
     pub fn new() -> Session {
         Session {
-            lines: NewlineFramer::new(MAX_LINE),
+            // Only `\n` ends a message here: a `\r` inside one is text.
+            lines: LineFramer::newline_only(MAX_LINE),
         }
     }
 
@@ -355,7 +280,6 @@ pub fn log_event(fd: i32, event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framing::split_all;
     use crate::hub::{Kind, User};
     use proptest::prelude::*;
 
@@ -631,86 +555,7 @@ mod tests {
         assert_eq!(rendered(message).0, "DELIVERY ana two lines\r\n");
     }
 
-    fn lines(input: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
-        split_all(&mut NewlineFramer::new(8), input, cuts)
-    }
-
-    fn data(s: &str) -> Option<Vec<u8>> {
-        Some(s.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn only_newline_ends_a_message_and_one_cr_before_it_is_dropped() {
-        let got = lines(b"a\nb\r\nc\rd\ne\r\r\n", &[]);
-        assert_eq!(got, vec![data("a"), data("b"), data("c\rd"), data("e\r")]);
-    }
-
-    #[test]
-    fn empty_lines_are_skipped() {
-        assert_eq!(lines(b"\n\r\n\nx\r\n\n", &[]), vec![data("x")]);
-    }
-
-    #[test]
-    fn a_line_of_exactly_max_bytes_is_accepted_with_either_ending() {
-        assert_eq!(lines(b"12345678\n", &[]), vec![data("12345678")]);
-        assert_eq!(lines(b"12345678\r\n", &[3, 9]), vec![data("12345678")]);
-        assert_eq!(lines(b"123456789\n", &[]), vec![None]);
-        assert_eq!(lines(b"123456789\r\n", &[9]), vec![None]);
-    }
-
-    #[test]
-    fn an_over_long_line_is_reported_once_and_discarded_to_its_end() {
-        let input = b"123456789abcdef\nok\n";
-        assert_eq!(lines(input, &[]), vec![None, data("ok")]);
-        assert_eq!(lines(input, &[4, 10, 11, 12]), vec![None, data("ok")]);
-        let mut f = NewlineFramer::new(8);
-        assert_eq!(f.next_frame(b"1234567890"), (10, Some(Frame::TooLong)));
-        assert_eq!(f.next_frame(b"more\rjunk"), (9, None));
-        assert_eq!(f.next_frame(b"end\nok\n"), (7, Some(Frame::Data(b"ok"))));
-    }
-
-    #[test]
-    fn an_unterminated_last_line_is_not_a_message() {
-        assert_eq!(lines(b"a\nLIST", &[]), vec![data("a")]);
-        assert_eq!(lines(b"a\nLIST\r", &[2]), vec![data("a")]);
-    }
-
-    /// What the framer must produce, written the obvious way: split at
-    /// every `\n`, drop one `\r`, skip empties; the unterminated tail is
-    /// reported only if it is already too long to be legal.
-    fn model(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
-        let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
-        let tail = pieces.pop().unwrap_or_default();
-        let mut frames = Vec::new();
-        for raw in pieces {
-            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if line.len() > max {
-                frames.push(None);
-            } else if !line.is_empty() {
-                frames.push(Some(line.to_vec()));
-            }
-        }
-        if tail.len() > max + 1 {
-            frames.push(None);
-        }
-        frames
-    }
-
     proptest! {
-        #[test]
-        fn frames_do_not_depend_on_split_points(
-            input in proptest::collection::vec(
-                prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b' '), any::<u8>()], 0..200),
-            mut cuts in proptest::collection::vec(0usize..200, 0..20),
-        ) {
-            cuts.sort_unstable();
-            let whole = lines(&input, &[]);
-            let bytewise: Vec<usize> = (1..input.len()).collect();
-            prop_assert_eq!(&whole, &model(&input, 8));
-            prop_assert_eq!(&lines(&input, &cuts), &whole);
-            prop_assert_eq!(&lines(&input, &bytewise), &whole);
-        }
-
         /// Garbage from a client never panics the dialect, and before login
         /// it always ends the connection unless it is a valid HELLO-FROM.
         #[test]

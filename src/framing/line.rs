@@ -1,11 +1,19 @@
 //! Delimiter framing: one message per line.
 //!
-//! A line ends at `\n`, `\r\n` or a lone `\r`. Telnet sends `\r\n` (RFC 854),
-//! `nc` and most student clients send `\n`, and some old Mac-style clients
-//! and a telnet in raw mode send a bare `\r`; all three are one line end.
-//! Treating `\r` and `\n` each as a terminator and skipping empty lines
-//! gives exactly that, with no state across reads: `\r\n` is a line
-//! followed by an empty one, and empty lines are dropped.
+//! Two conventions, one framer:
+//!
+//! * Telnet style ([`LineFramer::new`], `mesg`): a line ends at `\n`, `\r\n`
+//!   or a lone `\r`. Telnet sends `\r\n` (RFC 854), `nc` and most student
+//!   clients send `\n`, and some old Mac-style clients and a telnet in raw
+//!   mode send a bare `\r`; all three are one line end. Treating `\r` and
+//!   `\n` each as a terminator and skipping empty lines gives exactly that,
+//!   with no state across reads: `\r\n` is a line followed by an empty one,
+//!   and empty lines are dropped. A last line without a terminator still
+//!   counts when the peer closes.
+//! * Newline only ([`LineFramer::newline_only`], `hello`): a protocol whose
+//!   messages end in `\n` alone. One `\r` before the `\n` is dropped (for
+//!   clients that send `\r\n`), a `\r` anywhere else is text, and bytes
+//!   without a `\n` when the peer closes are not a message.
 
 use super::{Frame, Framer};
 
@@ -18,6 +26,8 @@ use super::{Frame, Framer};
 #[derive(Debug, Clone)]
 pub struct LineFramer {
     max: usize,
+    /// Only `\n` ends a line (see the module notes).
+    newline_only: bool,
     /// Bytes of the kept partial line already known to hold no terminator.
     scanned: usize,
     /// Inside an over-long line that was already reported.
@@ -25,17 +35,33 @@ pub struct LineFramer {
 }
 
 impl LineFramer {
+    /// Lines end at `\n`, `\r\n` or a lone `\r`; at most `max` bytes.
     pub fn new(max: usize) -> LineFramer {
         LineFramer {
             max,
+            newline_only: false,
             scanned: 0,
             discarding: false,
         }
     }
-}
 
-fn is_line_end(b: u8) -> bool {
-    b == b'\n' || b == b'\r'
+    /// Lines end at `\n` (or `\r\n`) only; at most `max` bytes.
+    pub fn newline_only(max: usize) -> LineFramer {
+        LineFramer {
+            newline_only: true,
+            ..LineFramer::new(max)
+        }
+    }
+
+    fn is_line_end(&self, b: u8) -> bool {
+        b == b'\n' || (b == b'\r' && !self.newline_only)
+    }
+
+    /// The longest unterminated tail that may still become a legal line:
+    /// with `\n` only, a legal line may have its `\r` still to come.
+    fn longest_tail(&self) -> usize {
+        self.max + usize::from(self.newline_only)
+    }
 }
 
 impl Framer for LineFramer {
@@ -44,13 +70,13 @@ impl Framer for LineFramer {
         loop {
             let rest = &buf[pos..];
             let from = self.scanned.min(rest.len());
-            let Some(i) = rest[from..].iter().position(|&b| is_line_end(b)) else {
+            let Some(i) = rest[from..].iter().position(|&b| self.is_line_end(b)) else {
                 if self.discarding {
                     // Still inside the over-long line: drop what came so far.
                     self.scanned = 0;
                     return (buf.len(), None);
                 }
-                if rest.len() > self.max {
+                if rest.len() > self.longest_tail() {
                     // No end in sight and already too long: report it once
                     // and stop buffering it.
                     self.discarding = true;
@@ -62,7 +88,10 @@ impl Framer for LineFramer {
             };
             let end = from + i;
             self.scanned = 0;
-            let line = &rest[..end];
+            let mut line = &rest[..end];
+            if self.newline_only {
+                line = line.strip_suffix(b"\r").unwrap_or(line);
+            }
             pos += end + 1;
             if self.discarding {
                 self.discarding = false;
@@ -74,12 +103,13 @@ impl Framer for LineFramer {
         }
     }
 
-    /// A last line without a terminator still counts when the peer closes:
-    /// `printf 'QUIT' | nc host port` means QUIT.
+    /// Telnet style, a last line without a terminator still counts when
+    /// the peer closes: `printf 'QUIT' | nc host port` means QUIT. Newline
+    /// only, it is not a message.
     fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
         let discarding = std::mem::replace(&mut self.discarding, false);
         self.scanned = 0;
-        if discarding || buf.is_empty() {
+        if discarding || buf.is_empty() || self.newline_only {
             None
         } else if buf.len() > self.max {
             Some(Frame::TooLong)
@@ -149,6 +179,67 @@ mod tests {
         assert_eq!(lines(b"a\n123456789", &[]), vec![data("a"), None]);
     }
 
+    fn nl_lines(input: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
+        split_all(&mut LineFramer::newline_only(8), input, cuts)
+    }
+
+    #[test]
+    fn newline_only_ends_at_newline_and_drops_one_cr_before_it() {
+        let got = nl_lines(b"a\nb\r\nc\rd\ne\r\r\n", &[]);
+        assert_eq!(got, vec![data("a"), data("b"), data("c\rd"), data("e\r")]);
+    }
+
+    #[test]
+    fn newline_only_skips_empty_lines() {
+        assert_eq!(nl_lines(b"\n\r\n\nx\r\n\n", &[]), vec![data("x")]);
+    }
+
+    #[test]
+    fn newline_only_accepts_exactly_max_bytes_with_either_ending() {
+        assert_eq!(nl_lines(b"12345678\n", &[]), vec![data("12345678")]);
+        assert_eq!(nl_lines(b"12345678\r\n", &[3, 9]), vec![data("12345678")]);
+        assert_eq!(nl_lines(b"123456789\n", &[]), vec![None]);
+        assert_eq!(nl_lines(b"123456789\r\n", &[9]), vec![None]);
+    }
+
+    #[test]
+    fn newline_only_reports_an_over_long_line_once() {
+        let input = b"123456789abcdef\nok\n";
+        assert_eq!(nl_lines(input, &[]), vec![None, data("ok")]);
+        assert_eq!(nl_lines(input, &[4, 10, 11, 12]), vec![None, data("ok")]);
+        let mut f = LineFramer::newline_only(8);
+        assert_eq!(f.next_frame(b"1234567890"), (10, Some(Frame::TooLong)));
+        assert_eq!(f.next_frame(b"more\rjunk"), (9, None));
+        assert_eq!(f.next_frame(b"end\nok\n"), (7, Some(Frame::Data(b"ok"))));
+    }
+
+    #[test]
+    fn newline_only_an_unterminated_last_line_is_not_a_message() {
+        assert_eq!(nl_lines(b"a\nLIST", &[]), vec![data("a")]);
+        assert_eq!(nl_lines(b"a\nLIST\r", &[2]), vec![data("a")]);
+    }
+
+    /// What the framer must produce, written the obvious way: split at
+    /// every `\n`, drop one `\r`, skip empties; the unterminated tail is
+    /// reported only if it is already too long to be legal.
+    fn newline_model(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        let tail = pieces.pop().unwrap_or_default();
+        let mut frames = Vec::new();
+        for raw in pieces {
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if line.len() > max {
+                frames.push(None);
+            } else if !line.is_empty() {
+                frames.push(Some(line.to_vec()));
+            }
+        }
+        if tail.len() > max + 1 {
+            frames.push(None);
+        }
+        frames
+    }
+
     proptest! {
         #[test]
         fn frames_do_not_depend_on_split_points(
@@ -163,8 +254,22 @@ mod tests {
             prop_assert_eq!(&lines(&input, &bytewise), &whole);
             for frame in whole.iter().flatten() {
                 prop_assert!(!frame.is_empty() && frame.len() <= 8);
-                prop_assert!(!frame.iter().any(|&b| is_line_end(b)));
+                prop_assert!(!frame.iter().any(|&b| b == b'\n' || b == b'\r'));
             }
+        }
+
+        #[test]
+        fn newline_only_frames_match_a_model_whatever_the_split_points(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b' '), any::<u8>()], 0..200),
+            mut cuts in proptest::collection::vec(0usize..200, 0..20),
+        ) {
+            cuts.sort_unstable();
+            let whole = nl_lines(&input, &[]);
+            let bytewise: Vec<usize> = (1..input.len()).collect();
+            prop_assert_eq!(&whole, &newline_model(&input, 8));
+            prop_assert_eq!(&nl_lines(&input, &cuts), &whole);
+            prop_assert_eq!(&nl_lines(&input, &bytewise), &whole);
         }
     }
 }
