@@ -12,7 +12,7 @@
 //! The client front end (`client/channels.rs`) uses [`put_frame`] and
 //! [`strip`] from here, so both ends pad, cut and strip the same way.
 
-use super::{Action, After, Me};
+use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -107,6 +107,8 @@ fn parse_name(text: &[u8]) -> Option<&str> {
 
 #[derive(Debug)]
 pub struct Session {
+    /// A frame cut short by the client hanging up is not a message: "only
+    /// write the message once all 200 characters have been received".
     frames: FixedFramer,
 }
 
@@ -122,31 +124,17 @@ impl Session {
             frames: FixedFramer::new(FRAME_LEN),
         }
     }
+}
 
-    /// Frames are raw bytes: nothing to filter.
-    pub fn decode(&mut self, data: &mut [u8], _reply: &mut Vec<u8>) -> usize {
-        data.len()
-    }
-
-    pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        self.frames.next_frame(buf)
-    }
-
-    /// A frame cut short by the client hanging up is not a message: "only
-    /// write the message once all 200 characters have been received".
-    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.frames.finish(buf)
+impl Dialect for Session {
+    fn framer(&mut self) -> &mut dyn Framer {
+        &mut self.frames
     }
 
     /// One frame from the client. Until the hub has a name for this
     /// connection, the frame is the name; registering either succeeds or
     /// closes the connection, so "no name yet" means "first frame".
-    pub fn on_frame<'a>(
-        &mut self,
-        frame: Frame<'a>,
-        me: Me<'_>,
-        reply: &mut Vec<u8>,
-    ) -> Action<'a> {
+    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
         let fd = me.fd;
         // A fixed-width framer never reports an over-long frame.
         let Frame::Data(frame) = frame else {

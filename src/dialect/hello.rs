@@ -13,7 +13,7 @@
 //! and the event loop later hands this connection `Event::Delivered`, or
 //! `Event::Undelivered` if the recipient went away first.
 
-use super::{Action, After, Me};
+use super::{Action, After, Dialect, Me};
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -89,30 +89,18 @@ impl Session {
             lines: LineFramer::newline_only(MAX_LINE),
         }
     }
+}
 
-    /// Nothing to filter: `hello` has no in-band commands.
-    pub fn decode(&mut self, data: &mut [u8], _reply: &mut Vec<u8>) -> usize {
-        data.len()
-    }
-
-    pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        self.lines.next_frame(buf)
-    }
-
-    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.lines.finish(buf)
+impl Dialect for Session {
+    fn framer(&mut self) -> &mut dyn Framer {
+        &mut self.lines
     }
 
     /// One message from the client, checked in the order of the table in
     /// PROTOCOLS.md. Before login only a well-formed `HELLO-FROM` keeps the
     /// connection: every other message is answered and the connection
     /// closed (PR4, PR7). After login nothing the client sends closes it.
-    pub fn on_frame<'a>(
-        &mut self,
-        frame: Frame<'a>,
-        me: Me<'_>,
-        reply: &mut Vec<u8>,
-    ) -> Action<'a> {
+    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
         let fd = me.fd;
         let logged_in = me.name.is_some();
         let Frame::Data(text) = frame else {

@@ -6,7 +6,7 @@
 //! in LF, CR LF or a lone CR, and telnet's commands are stripped; lines to
 //! the client end in CR LF, as telnet expects.
 
-use super::{Action, After, Me};
+use super::{Action, After, Dialect, Me};
 use crate::framing::line::LineFramer;
 use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
@@ -74,28 +74,21 @@ impl Session {
             lines: LineFramer::new(MAX_LINE),
         }
     }
+}
 
-    pub fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
+impl Dialect for Session {
+    fn framer(&mut self) -> &mut dyn Framer {
+        &mut self.lines
+    }
+
+    fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
         self.telnet.filter(data, reply)
-    }
-
-    pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        self.lines.next_frame(buf)
-    }
-
-    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.lines.finish(buf)
     }
 
     /// One line from the client. The order of the checks is the order of
     /// the table in PROTOCOLS.md: PING and QUIT work for anyone, JOIN checks
     /// registration before the name, and everything else needs a name.
-    pub fn on_frame<'a>(
-        &mut self,
-        frame: Frame<'a>,
-        me: Me<'_>,
-        reply: &mut Vec<u8>,
-    ) -> Action<'a> {
+    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
         let fd = me.fd;
         let Frame::Data(text) = frame else {
             info!("Client ({fd}): Message Too Long. Discarding Message.");

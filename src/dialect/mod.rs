@@ -14,7 +14,7 @@ pub mod hello;
 pub mod mesg;
 pub mod sendto;
 
-use crate::framing::Frame;
+use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use std::fmt;
 
@@ -129,6 +129,24 @@ pub enum Action<'a> {
     Request(Request<'a>),
 }
 
+/// What each dialect's per-connection session provides: its framer, an
+/// optional transform of raw input, and the handling of each frame.
+pub trait Dialect {
+    /// The framer that cuts this dialect's byte stream into messages.
+    fn framer(&mut self) -> &mut dyn Framer;
+
+    /// Transforms freshly read bytes in place before framing and returns
+    /// how many remain; most dialects have nothing to do here.
+    fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
+        let _ = reply;
+        data.len()
+    }
+
+    /// Handles one frame, appending any reply the dialect makes on its own
+    /// to `reply`.
+    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a>;
+}
+
 /// The per-connection state of a dialect: its framer and anything the
 /// protocol remembers between frames.
 #[derive(Debug)]
@@ -149,36 +167,31 @@ impl Session {
         }
     }
 
+    /// The dialect of this session, to call through.
+    fn dialect(&mut self) -> &mut dyn Dialect {
+        match self {
+            Session::Mesg(s) => s,
+            Session::Hello(s) => s,
+            Session::Channels(s) => s,
+            Session::Sendto(s) => s,
+        }
+    }
+
     /// Transforms freshly read bytes in place before framing (telnet's
     /// commands are removed here) and returns how many remain. Anything the
     /// transport must answer at once is appended to `reply`.
     pub fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
-        match self {
-            Session::Mesg(s) => s.decode(data, reply),
-            Session::Hello(s) => s.decode(data, reply),
-            Session::Channels(s) => s.decode(data, reply),
-            Session::Sendto(s) => s.decode(data, reply),
-        }
+        self.dialect().decode(data, reply)
     }
 
     /// The next frame at the start of `buf`: see [`crate::framing::Framer`].
     pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        match self {
-            Session::Mesg(s) => s.next_frame(buf),
-            Session::Hello(s) => s.next_frame(buf),
-            Session::Channels(s) => s.next_frame(buf),
-            Session::Sendto(s) => s.next_frame(buf),
-        }
+        self.dialect().framer().next_frame(buf)
     }
 
     /// The peer closed its side; `buf` holds the leftovers.
     pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        match self {
-            Session::Mesg(s) => s.finish(buf),
-            Session::Hello(s) => s.finish(buf),
-            Session::Channels(s) => s.finish(buf),
-            Session::Sendto(s) => s.finish(buf),
-        }
+        self.dialect().framer().finish(buf)
     }
 
     /// Handles one frame. Replies the dialect makes on its own are appended
@@ -189,11 +202,6 @@ impl Session {
         me: Me<'_>,
         reply: &mut Vec<u8>,
     ) -> Action<'a> {
-        match self {
-            Session::Mesg(s) => s.on_frame(frame, me, reply),
-            Session::Hello(s) => s.on_frame(frame, me, reply),
-            Session::Channels(s) => s.on_frame(frame, me, reply),
-            Session::Sendto(s) => s.on_frame(frame, me, reply),
-        }
+        self.dialect().on_frame(frame, me, reply)
     }
 }

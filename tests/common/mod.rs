@@ -88,7 +88,10 @@ impl Server {
         // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
         // before "Server is on"; the stderr thread may not have read it yet.
         let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
-        server.wait_log_count("Listening on", listeners.max(1));
+        // Plus the single-form listener, if a port was given for it.
+        let single = args.iter().any(|a| a.starts_with("--port"))
+            || args.first().is_some_and(|a| a.parse::<u16>().is_ok());
+        server.wait_log_count("Listening on", listeners + usize::from(single));
         for line in server.log_lines() {
             if let Some(rest) = line.split("Listening on ").nth(1) {
                 let (addr, protocol) = rest.split_once(' ').unwrap();

@@ -13,7 +13,7 @@
 
 pub mod packet;
 
-use super::{Action, After, Me};
+use super::{Action, After, Dialect, Me};
 use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -33,6 +33,7 @@ fn shown(s: &str) -> String {
 
 #[derive(Debug)]
 pub struct Session {
+    /// A packet cut short by the peer closing is not a packet: dropped.
     packets: LengthFramer,
 }
 
@@ -48,29 +49,16 @@ impl Session {
             packets: LengthFramer::new(MAX_BODY),
         }
     }
+}
 
-    /// Binary packets need no cleaning before framing.
-    pub fn decode(&mut self, data: &mut [u8], _reply: &mut Vec<u8>) -> usize {
-        data.len()
-    }
-
-    pub fn next_frame<'a>(&mut self, buf: &'a [u8]) -> (usize, Option<Frame<'a>>) {
-        self.packets.next_frame(buf)
-    }
-
-    /// A packet cut short by the peer closing is not a packet: dropped.
-    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        self.packets.finish(buf)
+impl Dialect for Session {
+    fn framer(&mut self) -> &mut dyn Framer {
+        &mut self.packets
     }
 
     /// One whole packet from the client. Malformed ones are answered `2`
     /// here and skipped; the rest go to the hub, whose answer is the reply.
-    pub fn on_frame<'a>(
-        &mut self,
-        frame: Frame<'a>,
-        me: Me<'_>,
-        reply: &mut Vec<u8>,
-    ) -> Action<'a> {
+    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
         let fd = me.fd;
         let Frame::Data(bytes) = frame else {
             // Refused on its header; its body is never read into memory.
@@ -325,7 +313,7 @@ mod tests {
     fn an_over_long_packet_is_answered_2_and_closes() {
         let mut session = Session::new();
         let header = [0x03, 0, 1, 0x11, 0x71]; // 70001 bytes
-        let (used, frame) = session.next_frame(&header);
+        let (used, frame) = session.framer().next_frame(&header);
         assert_eq!((used, frame), (5, Some(Frame::TooLong)));
         let mut reply = Vec::new();
         let me = Me { fd: 7, name: None };
