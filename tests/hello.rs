@@ -540,3 +540,23 @@ fn replies_come_in_request_order_while_a_send_waits() {
     st.alice.expect("SEND-OK");
     st.alice.expect("LIST-OK bob,alice,carol,filler");
 }
+
+#[test]
+fn a_client_that_half_closes_after_a_send_still_gets_every_reply() {
+    let server = start(&[]);
+    for _ in 0..20 {
+        let mut alice = login(server.addr(), "alice");
+        // SEND waits for its receipt; LIST is held behind it; then EOF.
+        alice.send(b"SEND alice note to self\nLIST\nSEND alice again\n");
+        alice.shutdown_write();
+        alice.expect("DELIVERY alice note to self");
+        alice.expect("SEND-OK");
+        alice.expect("LIST-OK alice");
+        alice.expect("DELIVERY alice again");
+        alice.expect("SEND-OK");
+        alice.expect_closed();
+        server.wait_log("Disconnecting User.");
+        let gone = server.count_log("Disconnecting User.");
+        server.wait_log_count("Disconnecting User.", gone);
+    }
+}

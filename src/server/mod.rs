@@ -580,36 +580,56 @@ impl Server {
 
     /// Handles the frames a connection kept while it waited, then reads on.
     fn resume(&mut self, token: Token) {
+        if self.handle_kept(token) {
+            self.read(token);
+        }
+    }
+
+    /// Handles the complete frames kept in `partial` (they were held while
+    /// a receipt was awaited). Returns whether the connection may go on
+    /// reading: not if it is waiting again, closing, or the peer has closed
+    /// (then its end is dealt with here).
+    fn handle_kept(&mut self, token: Token) -> bool {
         let Some(conn) = self.conns.open_mut(token) else {
-            return;
+            return false;
         };
         if conn.awaiting > 0 {
-            return;
+            return false;
         }
         let mut partial = std::mem::take(&mut conn.partial);
         let used = self.on_frames(token, &partial);
         partial.drain(..used);
-        if let Some(conn) = self.conns.open_mut(token) {
-            conn.partial = partial;
-            if conn.read_closed {
-                self.on_eof(token);
-            }
+        let Some(conn) = self.conns.open_mut(token) else {
+            return false;
+        };
+        conn.partial = partial;
+        if conn.awaiting > 0 {
+            return false;
         }
-        self.read(token);
+        if conn.read_closed {
+            self.finish_input(token);
+            return false;
+        }
+        true
     }
 
-    /// The peer closed its side. A last unterminated frame still counts;
-    /// the connection is closed once everything it asked for is answered
-    /// and written (a client may half-close and still read).
+    /// The peer closed its side. What it sent before still counts: frames
+    /// kept while a receipt was awaited, then a last unterminated one. The
+    /// connection is closed once everything it asked for is answered and
+    /// written (a client may half-close and still read).
     fn on_eof(&mut self, token: Token) {
         let Some(conn) = self.conns.open_mut(token) else {
             return;
         };
         conn.read_closed = true;
-        if conn.awaiting > 0 {
-            // Its kept frames are handled when the receipt comes (resume).
+        self.handle_kept(token);
+    }
+
+    /// The last of a half-closed connection's input: its leftover bytes.
+    fn finish_input(&mut self, token: Token) {
+        let Some(conn) = self.conns.open_mut(token) else {
             return;
-        }
+        };
         let partial = std::mem::take(&mut conn.partial);
         if let Some(frame) = conn.session.finish(&partial) {
             self.on_frame(token, frame);
