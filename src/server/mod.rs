@@ -84,9 +84,11 @@ impl Config {
     }
 }
 
-/// Raises the soft limit on open files to the hard limit (a server needs
-/// one descriptor per client; the usual soft default of 1024 is low) and
-/// returns the limit now in force.
+/// Raises the limit on open files as far as the process may (a server
+/// needs one descriptor per client; the usual soft default of 1024 is low)
+/// and returns the limit now in force: the soft limit goes up to the hard
+/// one, and, for a process allowed to (root), both go up to the kernel's
+/// ceiling, `fs.nr_open`.
 pub fn raise_fd_limit() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -96,13 +98,19 @@ pub fn raise_fd_limit() -> usize {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return 1024;
     }
-    if limit.rlim_cur < limit.rlim_max {
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+        .unwrap_or(limit.rlim_max)
+        .max(limit.rlim_max);
+    for max in [ceiling, limit.rlim_max] {
         let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
+            rlim_cur: max,
+            rlim_max: max,
         };
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        if limit.rlim_cur < max && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             limit = raised;
+            break;
         }
     }
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
