@@ -20,6 +20,7 @@
 //!   socket, with a front end per protocol.
 //! * [`limits`]: every bound the server enforces.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dialect;
