@@ -16,10 +16,11 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 OUT=${OUT:-target/compare-redis.txt}
-PC_PORT=${PC_PORT:-47001}
-REDIS_PORT=${REDIS_PORT:-47002}
+PC_PORT=${PC_PORT:-17001}
+REDIS_PORT=${REDIS_PORT:-17002}
 # Longest one run may take: login, --duration, drain, with room to spare.
 RUN_TIMEOUT=150
+# (Ports below the ephemeral range, 32768 and up, so no client socket holds them.)
 
 # name | options. Windows are chosen so that a receiver's queue in the
 # server stays far below pollchat's 1 MiB --max-queue (clients x window x

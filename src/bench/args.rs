@@ -42,7 +42,7 @@ options:
   --pairs P            dm pairs (default 10)
   --cycles C           churn cycles (default 100000)
   --concurrency C      churn cycles at once (default 8); idle connects
-                       in progress at once (default 256)
+                       in progress at once (default 100)
   --connections N      idle connections (default 1000)
   --protocol mesg      dm dialect (hello SEND lands with the hello dialect)
   -h, --help           print this help";

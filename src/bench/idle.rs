@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 /// Connects in progress at once unless `--concurrency` says otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 256;
+pub const DEFAULT_CONCURRENCY: usize = super::clients::CONNECTS_AT_ONCE;
 
 /// Time allowed to open and serve every connection.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(180);
@@ -60,7 +60,8 @@ pub fn run(o: &Options, endpoint: &Endpoint) -> Result<Report, String> {
     let limit = procstat::raise_open_files(n as u64 + 256);
     if (limit as usize) < n + 16 {
         return Err(format!(
-            "{n} connections need as many open files; the limit is {limit} (run as root, or raise ulimit -n)"
+            "{n} connections need as many open files, in this process and in the server; \
+             the limit is {limit} (raise the hard limit: ulimit -Hn, which needs root with CAP_SYS_RESOURCE)"
         ));
     }
     let server_before = endpoint.pid.and_then(procstat::sample_pid);
