@@ -10,7 +10,8 @@
 #   benches/compare-redis.sh                 # every shape, 3 runs each
 #   RUNS=5 SHAPES="fanout100 pub1000" benches/compare-redis.sh
 #
-# Raw RESULT lines are kept in $OUT (default target/compare-redis.txt).
+# Raw RESULT lines are kept in $OUT (default target/compare-redis.txt), the
+# servers' logs beside it (.pollchat.log, .redis.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,7 @@ fi
 
 cargo build --release --quiet
 BIN=target/release
+mkdir -p "$(dirname "$OUT")"
 
 # 1000 clients on each side, and Redis wants room for its own files.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -71,28 +73,39 @@ wait_for() {
 }
 
 "$BIN/pollchat-server" --address 127.0.0.1 --port "$PC_PORT" \
-    --max-users 5000 --log-level warn >"$TMP/pollchat.out" 2>"$TMP/pollchat.err" &
+    --max-users 5000 --log-level warn >"$TMP/pollchat.out" 2>"$OUT.pollchat.log" &
 PC_PID=$!
 wait_for grep -q "Server is on" "$TMP/pollchat.out"
 
 # No persistence (it is a pub/sub benchmark), one I/O thread (as pollchat),
 # Redis's default output limits for pub/sub clients.
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --maxclients 10000 --daemonize no --logfile "$TMP/redis.log" &
+    --maxclients 10000 --daemonize no --logfile "$(realpath "$OUT").redis.log" &
 REDIS_PID=$!
 wait_for redis-cli -p "$REDIS_PORT" ping
 
 echo "pollchat-server pid $PC_PID on $PC_PORT; $(redis-server --version | cut -d' ' -f1-3) pid $REDIS_PID on $REDIS_PORT"
-mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 
 options_of() {
     printf '%s\n' "${ALL_SHAPES[@]}" | grep "^$1|" | cut -d'|' -f2
 }
 
+# Says so, and stops, if a server has gone: every later run would fail.
+check_alive() { # name pid
+    if ! kill -0 "$2" 2>/dev/null; then
+        local status=0
+        wait "$2" || status=$?
+        echo "$1 (pid $2) has exited, status $status; its log: $OUT.$1.log" >&2
+        exit 1
+    fi
+}
+
 run_one() { # shape target args...
     local shape=$1 target=$2
     shift 2
+    check_alive pollchat "$PC_PID"
+    check_alive redis "$REDIS_PID"
     local line
     if line=$(timeout "$RUN_TIMEOUT" "$BIN/pollchat-bench" fanout "$@" | grep '^RESULT'); then
         echo "$line shape=$shape" >>"$OUT"
