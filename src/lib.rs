@@ -21,6 +21,7 @@
 //! * [`limits`]: every bound the server enforces.
 //! * [`logger`]: status lines on stderr that never block the loop.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dialect;
