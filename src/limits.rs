@@ -35,9 +35,10 @@ pub const READ_BUDGET: usize = 64 * 1024;
 /// Only a partial frame is ever copied out of it into a connection.
 pub const READ_CHUNK: usize = 16 * 1024;
 
-/// An output buffer that has drained keeps at most this much capacity, so a
-/// burst (a long LIST, a flood of broadcasts) does not pin memory for ever
-/// on a connection that then goes idle.
+/// An output buffer that has drained and then stayed quiet for a sweep
+/// interval keeps at most this much capacity, so a burst (a long LIST, a
+/// flood of broadcasts) does not pin memory for ever on a connection that
+/// then goes idle.
 pub const OUTBUF_KEEP: usize = 16 * 1024;
 
 /// How long to wait before accepting again after the process ran out of
@@ -55,8 +56,9 @@ pub const SHUTDOWN_FLUSH_MS: u64 = 1000;
 /// while a person typing JOIN in telnet has ample time.
 pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 60;
 
-/// How often the loop looks for idle connections when a timeout is set.
-/// Timeouts are therefore honoured to within this much.
+/// How often the loop sweeps its connections: closing those idle past a
+/// timeout (honoured to within this much) and trimming the output buffers
+/// of those gone quiet.
 pub const IDLE_SWEEP_MS: u64 = 250;
 
 /// File descriptors kept free for the server itself (the poll, the signal

@@ -215,8 +215,8 @@ pub struct Server {
     max_connections: usize,
     idle_timeout: Option<Duration>,
     login_timeout: Option<Duration>,
-    /// When to look for idle connections next (if any timeout is set).
-    next_sweep: Option<Instant>,
+    /// When to sweep the connections next (idle timeouts, buffer trims).
+    next_sweep: Instant,
     /// Set once a signal asked us to stop: flush until then, then exit.
     shutdown_deadline: Option<Instant>,
 }
@@ -274,8 +274,7 @@ impl Server {
             max_connections,
             idle_timeout: config.idle_timeout,
             login_timeout: config.login_timeout,
-            next_sweep: (config.idle_timeout.is_some() || config.login_timeout.is_some())
-                .then(Instant::now),
+            next_sweep: Instant::now(),
             shutdown_deadline: None,
         })
     }
@@ -322,7 +321,7 @@ impl Server {
                 }
             }
             self.resume_accepting();
-            self.close_idle();
+            self.sweep();
             // Connections whose read budget ran out last turn, or that can
             // go on after a receipt: edge-triggered readiness will not tell
             // us about input that is already waiting.
@@ -345,15 +344,13 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        [
-            self.shutdown_deadline,
-            self.accept_paused_until,
-            self.next_sweep,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|t| t.saturating_duration_since(now))
+        // An empty server sleeps until something happens.
+        let sweep = (!self.conns.slab.is_empty()).then_some(self.next_sweep);
+        [self.shutdown_deadline, self.accept_paused_until, sweep]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(now))
     }
 
     // ----- accepting -------------------------------------------------------
@@ -417,19 +414,18 @@ impl Server {
         }
     }
 
-    /// Closes connections that have been silent too long: `login_timeout`
-    /// for those without a name, `idle_timeout` for the others.
-    fn close_idle(&mut self) {
-        let Some(due) = self.next_sweep else {
-            return;
-        };
+    /// Now and then: closes connections that have been silent too long
+    /// (`login_timeout` for those without a name, `idle_timeout` for the
+    /// others), and trims the output buffers of those gone quiet.
+    fn sweep(&mut self) {
         let now = Instant::now();
-        if now < due {
+        if now < self.next_sweep {
             return;
         }
-        self.next_sweep = Some(now + Duration::from_millis(IDLE_SWEEP_MS));
+        self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
         let mut idle = Vec::new();
-        for (key, conn) in self.conns.slab.iter() {
+        for (key, conn) in self.conns.slab.iter_mut() {
+            conn.out.trim();
             let registered = self.hub.name(Token(key)).is_some();
             let timeout = if registered {
                 self.idle_timeout
