@@ -9,9 +9,10 @@
 //!
 //! It writes through its own *non-blocking* descriptor for stderr: a fresh
 //! open of `/proc/self/fd/2`, so the flag does not leak into the terminal or
-//! pipe that our parent shares. When a write would block, the line waits in
-//! a small bounded buffer; when that is full, lines are dropped and counted,
-//! and the count is logged as soon as stderr drains.
+//! pipe that our parent shares. Lines are gathered in a small bounded buffer
+//! and written in batches, at the latest when the loop's turn ends; when
+//! stderr will not take them and the buffer is full, lines are dropped and
+//! counted, and the count is logged as soon as stderr drains.
 
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
@@ -25,6 +26,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// dropped (and counted) rather than held.
 const PENDING_MAX: usize = 64 * 1024;
 
+/// Lines are written in batches of about this much, or at the end of each
+/// loop turn, whichever comes first.
+const WRITE_BATCH: usize = 16 * 1024;
+
 struct Sink {
     /// None if stderr was closed when we started: lines go nowhere.
     out: Option<File>,
@@ -32,6 +37,9 @@ struct Sink {
     pending: Vec<u8>,
     /// Lines dropped since stderr last took everything.
     dropped: u64,
+    /// `2026-11-22T02:31:47` for the second `stamp_secs`.
+    stamp: String,
+    stamp_secs: u64,
 }
 
 impl Sink {
@@ -55,7 +63,57 @@ impl Sink {
         true
     }
 
+    /// Queues a line; writes only once a batch has gathered. Under load a
+    /// status line per request, each its own `write`, once halved the
+    /// server's throughput; now the loop's turn ends with one `flush`.
     fn emit(&mut self, line: &[u8]) {
+        if self.pending.len() + line.len() > PENDING_MAX {
+            // Full: make room if stderr will take some now.
+            self.drain();
+        }
+        if self.pending.len() + line.len() > PENDING_MAX {
+            self.dropped += 1;
+            return;
+        }
+        self.pending.extend_from_slice(line);
+        if self.pending.len() >= WRITE_BATCH {
+            self.drain();
+        }
+    }
+
+    /// Formats a record straight into the queue: no allocation per line,
+    /// and the date worked out once a second.
+    fn record(&mut self, record: &Record) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        if now.as_secs() != self.stamp_secs || self.stamp.is_empty() {
+            self.stamp_secs = now.as_secs();
+            self.stamp = seconds_stamp(self.stamp_secs);
+        }
+        let start = self.pending.len();
+        let _ = writeln!(
+            self.pending,
+            "{}.{:03}Z {:<5} [{}] {}",
+            self.stamp,
+            now.subsec_millis(),
+            record.level(),
+            record.target(),
+            record.args()
+        );
+        if self.pending.len() > PENDING_MAX {
+            // Over the bound: take the line back and queue it only if
+            // stderr makes room.
+            let line = self.pending.split_off(start);
+            self.emit(&line);
+        } else if self.pending.len() >= WRITE_BATCH {
+            self.drain();
+        }
+    }
+
+    /// Writes what is queued and, once everything is out, says how many
+    /// lines were dropped meanwhile.
+    fn flush(&mut self) {
         if self.drain() && self.dropped > 0 {
             let note = format!(
                 "{} WARN  [pollchat::logger] {} log lines dropped: stderr was not being read\n",
@@ -66,12 +124,6 @@ impl Sink {
             self.pending.extend_from_slice(note.as_bytes());
             self.drain();
         }
-        if self.pending.len() + line.len() > PENDING_MAX {
-            self.dropped += 1;
-            return;
-        }
-        self.pending.extend_from_slice(line);
-        self.drain();
     }
 }
 
@@ -110,6 +162,8 @@ impl Logger {
                 out: open_stderr(),
                 pending: Vec::new(),
                 dropped: 0,
+                stamp: String::new(),
+                stamp_secs: 0,
             }),
         };
         // The logger lives as long as the process.
@@ -128,37 +182,37 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!(
-            "{} {:<5} [{}] {}\n",
-            timestamp(),
-            record.level(),
-            record.target(),
-            record.args()
-        );
         if let Ok(mut sink) = self.sink.lock() {
-            sink.emit(line.as_bytes());
+            sink.record(record);
         }
     }
 
-    /// Called by the event loop once a turn: pushes out what waited, and
+    /// Called by the event loop at the end of every turn (and by the
+    /// server before it says `Server is on`): writes what is queued, and
     /// reports dropped lines once stderr has room again.
     fn flush(&self) {
         if let Ok(mut sink) = self.sink.lock() {
-            if !sink.pending.is_empty() || sink.dropped > 0 {
-                sink.emit(b"");
-            }
+            sink.flush();
         }
     }
 }
 
-/// `2026-11-22T02:31:47.354Z`, computed from the Unix time (UTC), with no
-/// date library: days since the epoch to a civil date (Howard Hinnant's
-/// algorithm).
+/// `2026-11-22T02:31:47.354Z`: now, in UTC.
 fn timestamp() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs();
+    format!(
+        "{}.{:03}Z",
+        seconds_stamp(now.as_secs()),
+        now.subsec_millis()
+    )
+}
+
+/// `2026-11-22T02:31:47` for `secs` since the Unix epoch (UTC), with no
+/// date library: days since the epoch to a civil date (Howard Hinnant's
+/// algorithm).
+fn seconds_stamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -170,17 +224,23 @@ fn timestamp() -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem / 60 % 60,
-        rem % 60,
-        now.subsec_millis()
+        rem % 60
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_dates_come_out_right() {
+        assert_eq!(seconds_stamp(0), "1970-01-01T00:00:00");
+        assert_eq!(seconds_stamp(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(seconds_stamp(1_795_314_735), "2026-11-22T02:32:15");
+    }
 
     #[test]
     fn timestamps_are_utc_iso_8601() {
@@ -206,6 +266,8 @@ mod tests {
             out: Some(writer),
             pending: Vec::new(),
             dropped: 0,
+            stamp: String::new(),
+            stamp_secs: 0,
         };
         let line = [b'x'; 1000];
         // Pipe (64 KiB) and pending buffer (64 KiB) fill; the rest drop.
@@ -227,7 +289,7 @@ mod tests {
             if sink.pending.is_empty() && sink.dropped == 0 {
                 break;
             }
-            sink.emit(b"");
+            sink.flush();
         }
         let text = String::from_utf8_lossy(&all);
         assert!(

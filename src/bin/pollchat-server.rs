@@ -43,15 +43,19 @@ fn main() -> ExitCode {
     for (protocol, addr) in server.local_addrs() {
         log::info!("Listening on {addr} ({protocol})");
     }
+    // Status lines are written in batches; these go out now.
+    log::logger().flush();
     // Graders wait for this exact line before they connect.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "Server is on");
     let _ = stdout.flush();
-    match server.run() {
+    let status = match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("poll failed: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    log::logger().flush();
+    status
 }
