@@ -326,8 +326,9 @@ impl Server {
                                 }
                             }
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(token);
+                        let hup = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || hup {
+                            self.read(token, hup);
                         }
                     }
                 }
@@ -501,7 +502,14 @@ impl Server {
     /// Every connection reads into the same buffer; only the tail of a
     /// frame that has not fully arrived is copied into the connection. An
     /// idle connection therefore holds no input memory at all.
-    fn read(&mut self, token: Token) {
+    ///
+    /// "Read until `WouldBlock`" costs a last `read` that returns nothing.
+    /// A read that did not fill the buffer has already emptied the socket,
+    /// and anything arriving after it raises a new edge, so we stop there
+    /// (nginx does the same). Not so when the peer has closed: its
+    /// end-of-file raised its edge already and must be read; nor when no
+    /// event told us what is there (`until_would_block`).
+    fn read(&mut self, token: Token, until_would_block: bool) {
         if self.shutdown_deadline.is_some() {
             return;
         }
@@ -528,6 +536,9 @@ impl Server {
                     budget -= n;
                     conn.last_input = Instant::now();
                     self.on_bytes(token, &mut buf[..n]);
+                    if n < want && !until_would_block {
+                        break;
+                    }
                 }
                 // The socket is empty: the OS will tell us when there is more.
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -597,7 +608,8 @@ impl Server {
     /// Handles the frames a connection kept while it waited, then reads on.
     fn resume(&mut self, token: Token) {
         if self.handle_kept(token) {
-            self.read(token);
+            // No event told us how much is there: read until it says.
+            self.read(token, true);
         }
     }
 
