@@ -8,7 +8,9 @@ use pollchat::framing::split_all;
 use pollchat::framing::telnet::TelnetFilter;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, input)) = data.split_first() else { return };
+    let Some((&cut, input)) = data.split_first() else {
+        return;
+    };
     let filtered = |pieces: &[&[u8]]| {
         let mut telnet = TelnetFilter::new();
         let (mut out, mut reply) = (Vec::new(), Vec::new());

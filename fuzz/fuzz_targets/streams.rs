@@ -10,7 +10,9 @@ use pollchat::sim::Sim;
 fuzz_target!(|data: &[u8]| {
     // First bytes: how many connections and their dialects; then chunks,
     // each a header byte (connection, length, hang-up) and its bytes.
-    let Some((&n, mut rest)) = data.split_first() else { return };
+    let Some((&n, mut rest)) = data.split_first() else {
+        return;
+    };
     let n = usize::from(n % 6) + 1;
     if rest.len() < n {
         return;
