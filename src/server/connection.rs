@@ -22,8 +22,6 @@ pub enum Close {
     /// The client stopped reading and its queue passed the limit: nothing
     /// more is written, or the limit would mean nothing.
     SlowConsumer,
-    /// The server is shutting down.
-    Shutdown,
 }
 
 #[derive(Debug)]

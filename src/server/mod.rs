@@ -860,7 +860,7 @@ impl Server {
                 continue;
             };
             let why = conn.closing.unwrap_or(Close::Failed);
-            if matches!(why, Close::Goodbye | Close::PeerClosed | Close::Shutdown) {
+            if matches!(why, Close::Goodbye | Close::PeerClosed) {
                 // Best effort, once: the last reply (why we hang up).
                 let _ = conn.out.write_to(&mut conn.socket);
             }
