@@ -4,7 +4,7 @@
 //! The picture (DESIGN.md):
 //!
 //! ```text
-//!  TCP bytes --> Connection input --> framing --> dialect --> Request
+//!  TCP bytes --> shared read buffer --> framing --> dialect --> Request
 //!                                                               |
 //!                                                       Hub::handle (pure)
 //!                                                               |
@@ -20,6 +20,9 @@
 //!   socket, with a front end per protocol.
 //! * [`limits`]: every bound the server enforces.
 //! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`cli`]: the command lines of the server and the client.
+//! * [`bench`]: `pollchat-bench`, the load generator.
+//! * `sim`: the loop's path without sockets, for fuzzing and properties.
 
 pub mod bench;
 pub mod cli;
