@@ -65,9 +65,3 @@ pub const IDLE_SWEEP_MS: u64 = 250;
 /// pipe, the listeners, stdio, the log): the connection limit is the
 /// descriptor limit minus these, so `accept` never fails for lack of one.
 pub const RESERVED_FDS: usize = 32;
-
-/// Connections the kernel may queue for us before we accept them. mio
-/// listens with 128; a class connecting at once, or a load test, overflows
-/// that and each dropped connect waits a second to retry. The kernel caps
-/// it at `net.core.somaxconn` (4096 on current Linux).
-pub const LISTEN_BACKLOG: i32 = 4096;

@@ -25,8 +25,7 @@ pub mod output;
 use crate::dialect::{Action, After, Me, Protocol};
 use crate::hub::{Event, Hub, Outbox, Request};
 use crate::limits::{
-    ACCEPT_RETRY_MS, IDLE_SWEEP_MS, LISTEN_BACKLOG, READ_BUDGET, READ_CHUNK, RESERVED_FDS,
-    SHUTDOWN_FLUSH_MS,
+    ACCEPT_RETRY_MS, IDLE_SWEEP_MS, READ_BUDGET, READ_CHUNK, RESERVED_FDS, SHUTDOWN_FLUSH_MS,
 };
 use connection::{Close, Connection};
 use log::{debug, error, info, warn};
@@ -38,7 +37,6 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// One listening socket to open.
@@ -234,16 +232,6 @@ impl Server {
         let mut listeners = Vec::new();
         for (index, lc) in config.listeners.iter().enumerate() {
             let mut socket = TcpListener::bind(lc.addr).map_err(|e| bind_error(lc.addr, e))?;
-            // Listening again on a listening socket only changes its
-            // backlog (Linux), here from mio's 128 to ours.
-            // SAFETY: listen on a socket we own; no memory is involved.
-            if unsafe { libc::listen(socket.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
-                warn!(
-                    "listen backlog for {}: {}",
-                    lc.addr,
-                    io::Error::last_os_error()
-                );
-            }
             poll.registry()
                 .register(&mut socket, listener_token(index), Interest::READABLE)?;
             listeners.push(Listener {
