@@ -83,6 +83,21 @@ fn out_of_descriptors_clients_wait_and_are_served_when_others_leave() {
 }
 
 #[test]
+fn a_waiting_client_is_accepted_when_the_last_connection_closes() {
+    // 33 descriptors, 32 kept: one connection at a time.
+    let server = Server::start_with(&["--address", "127.0.0.1", "--port", "0"], limit_fds(33));
+    server.wait_log("up to 1 connections");
+    let mut first = joined(server.addr(), "first");
+    let mut second = Client::connect(server.addr());
+    second.send_line("JOIN second");
+    server.wait_log("not accepting until one closes");
+    // Nothing else happens after this close: no event would wake the loop.
+    first.send_line("QUIT");
+    first.expect_closed();
+    second.expect_line("JOIN second Request Accepted");
+}
+
+#[test]
 fn a_flooding_client_does_not_starve_the_others() {
     let server = Server::start(&["--max-queue", "100000000"]);
     let flooder = joined(server.addr(), "flood");

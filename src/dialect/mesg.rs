@@ -199,7 +199,16 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
             out.extend_from_slice(b"FROM ");
             out.extend_from_slice(from.as_bytes());
             out.extend_from_slice(b": ");
+            // Text from a mesg client never holds a line end, but a sendto
+            // or channels user's may: as is, it would end our line early
+            // and let the rest pose as a server line. It becomes a space.
+            let start = out.len();
             out.extend_from_slice(text);
+            for b in &mut out[start..] {
+                if *b == b'\r' || *b == b'\n' {
+                    *b = b' ';
+                }
+            }
             out.extend_from_slice(EOL);
         }
         Event::UnknownRecipient { name } => unknown_recipient(out, name),
@@ -379,6 +388,17 @@ mod tests {
         };
         assert_eq!(rendered(message).0, "FROM al: hi\r\n");
         assert_eq!(rendered(Event::Bye), (String::new(), After::Close));
+    }
+
+    #[test]
+    fn a_line_end_inside_relayed_text_cannot_forge_a_line() {
+        let forged = Event::Message {
+            from: "s".into(),
+            text: b"hi\r\nFROM admin: forged".as_slice().into(),
+            kind: Kind::Direct,
+            receipt: None,
+        };
+        assert_eq!(rendered(forged).0, "FROM s: hi  FROM admin: forged\r\n");
     }
 
     #[test]

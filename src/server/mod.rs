@@ -330,6 +330,9 @@ impl Server {
                 self.resume(token);
             }
             self.end_turn();
+            // Closes at the end of the turn may have made room below the
+            // connection limit; waiting clients must not wait for an event.
+            self.resume_accepting();
             // Status lines that stderr would not take yet go out now if it
             // has room (see logger.rs); cheap when there are none.
             log::logger().flush();
