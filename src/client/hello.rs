@@ -253,6 +253,12 @@ impl FrontEnd for Hello {
         if matches!(self.next, Some(Next::Exit(_))) {
             return;
         }
+        // `!quit` works at any point: also while a login is being answered,
+        // when every other line is held back.
+        if line == QUIT {
+            self.quit();
+            return;
+        }
         if self.held_bytes + line.len() > MAX_HELD {
             eprintln!("pollchat-client: too much typed ahead of the login; line dropped");
             return;
@@ -433,6 +439,15 @@ mod tests {
         run.server("BUSY\n");
         assert_eq!(run.take_printed(), format!("{SERVER_FULL}\n"));
         assert_eq!(run.hello.next(), Next::Exit(1));
+        assert_eq!(run.take_sent(), "HELLO-FROM alice\n");
+    }
+
+    #[test]
+    fn quit_works_while_a_login_is_unanswered() {
+        let mut run = Run::new();
+        run.typed("alice");
+        run.typed("!quit");
+        assert_eq!(run.hello.next(), Next::Exit(0));
         assert_eq!(run.take_sent(), "HELLO-FROM alice\n");
     }
 

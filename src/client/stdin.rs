@@ -1,9 +1,14 @@
 //! Standard input as a source for the client's poll loop.
 //!
-//! A terminal or a pipe can be watched by `epoll` like a socket; it is made
-//! non-blocking (so we can read until `WouldBlock`, as edge-triggered
-//! readiness demands) and its flags are put back when the client exits,
-//! because the terminal's flags are shared with the shell that started us.
+//! A terminal or a pipe can be watched by `epoll` like a socket, and must be
+//! read non-blocking (until `WouldBlock`, as edge-triggered readiness
+//! demands). Setting `O_NONBLOCK` on fd 0 itself would be wrong: on a
+//! terminal, fds 0, 1 and 2 share one open file description with each
+//! other and with the shell, so stdout would turn non-blocking too and a
+//! burst of output would fail with `EAGAIN`. So we open our own description
+//! of stdin, `/proc/self/fd/0`, non-blocking, and leave fd 0 alone. Where
+//! that is impossible (no `/proc`, stdin a socket) fd 0's flags are set and
+//! put back when the client exits.
 //!
 //! A regular file (`client < script.txt`) or `/dev/null` cannot be
 //! registered: `epoll` refuses files, which are always "ready". Then we
@@ -11,13 +16,17 @@
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 const STDIN: RawFd = 0;
 
 pub struct Stdin {
-    /// The flags to restore, when we changed them.
+    /// Our own non-blocking description of stdin, when one could be had.
+    own: Option<File>,
+    /// The flags of fd 0 to restore, when we had to change them.
     saved_flags: Option<libc::c_int>,
     /// Registered with the poll (a terminal or pipe), or read in turn (a file).
     polled: bool,
@@ -26,6 +35,25 @@ pub struct Stdin {
 
 impl Stdin {
     pub fn register(registry: &Registry, token: Token) -> Stdin {
+        let own = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/proc/self/fd/0")
+            .ok()
+            .filter(|file| {
+                let fd = file.as_raw_fd();
+                registry
+                    .register(&mut SourceFd(&fd), token, Interest::READABLE)
+                    .is_ok()
+            });
+        if own.is_some() {
+            return Stdin {
+                own,
+                saved_flags: None,
+                polled: true,
+                eof: false,
+            };
+        }
         let polled = registry
             .register(&mut SourceFd(&STDIN), token, Interest::READABLE)
             .is_ok();
@@ -40,6 +68,7 @@ impl Stdin {
             }
         }
         Stdin {
+            own: None,
             saved_flags,
             polled,
             eof: false,
@@ -62,7 +91,11 @@ impl Stdin {
             return Ok(0);
         }
         loop {
-            match io::stdin().lock().read(buf) {
+            let got = match self.own.as_mut() {
+                Some(own) => own.read(buf),
+                None => io::stdin().lock().read(buf),
+            };
+            match got {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(0);

@@ -42,8 +42,11 @@ pub const MAX_STRING: usize = u16::MAX as usize;
 pub const MAX_BODY: usize = 70_000;
 
 /// Whether `name` may be logged in with: 1 to 20 bytes, no whitespace.
+/// Our choice beyond PROTOCOLS.md: no control characters either (NUL, ESC,
+/// ...), since names are shown raw to the line dialects' users.
 pub fn valid_name(name: &str) -> bool {
-    (1..=MAX_NAME).contains(&name.len()) && !name.chars().any(char::is_whitespace)
+    (1..=MAX_NAME).contains(&name.len())
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// What a packet type is called in PROTOCOLS.md, for status lines.
@@ -345,6 +348,19 @@ impl<'a> ServerPacket<'a> {
         };
         fields.end()?;
         Ok(decoded)
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::valid_name;
+
+    #[test]
+    fn names_are_short_and_without_whitespace_or_control_characters() {
+        assert!(valid_name("alice") && valid_name("a-b.c") && valid_name(&"x".repeat(20)));
+        for bad in ["", "a b", "a\tb", "a\u{0}b", "a\u{1b}[2J", &"x".repeat(21)] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
     }
 }
 
