@@ -4,7 +4,7 @@
 //! texts are ours, because graders and students read them.
 
 use crate::dialect::Protocol;
-use crate::limits::{DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE};
+use crate::limits::{DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE, DEFAULT_STALL_TIMEOUT_SECS};
 use crate::server::{Config, ListenerConfig};
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -37,6 +37,9 @@ options:
                        seconds (default 0: never)
   --login-timeout <s>  disconnect a client that has not registered and has
                        been silent this many seconds (default 60; 0: never)
+  --stall-timeout <s>  disconnect a client that has kept a sender waiting for
+                       a delivery receipt (hello SEND-OK) this many seconds
+                       without reading (default 30; 0: never)
   --log-level <level>  off, error, warn, info (default), debug or trace
   -h, --help           print this help
 
@@ -56,6 +59,7 @@ pub struct ServerArgs {
     pub max_queue: usize,
     pub idle_timeout: Option<Duration>,
     pub login_timeout: Option<Duration>,
+    pub stall_timeout: Option<Duration>,
     pub log_level: LevelFilter,
 }
 
@@ -179,6 +183,7 @@ where
     let mut max_queue = DEFAULT_MAX_QUEUE;
     let mut idle_timeout = None;
     let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
+    let mut stall_timeout = Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS));
     let mut log_level = LevelFilter::Info;
     while let Some(arg) = parser.next()? {
         match arg {
@@ -194,6 +199,9 @@ where
             }
             Long("login-timeout") => {
                 login_timeout = parse_timeout("--login-timeout", parser.value()?)?
+            }
+            Long("stall-timeout") => {
+                stall_timeout = parse_timeout("--stall-timeout", parser.value()?)?
             }
             Long("log-level") => log_level = parse_level(parser.value()?)?,
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
@@ -212,6 +220,7 @@ where
         max_queue,
         idle_timeout,
         login_timeout,
+        stall_timeout,
         log_level,
     })
 }
@@ -240,6 +249,7 @@ impl ServerArgs {
         config.max_queue = self.max_queue;
         config.idle_timeout = self.idle_timeout;
         config.login_timeout = self.login_timeout;
+        config.stall_timeout = self.stall_timeout;
         Ok(config)
     }
 }

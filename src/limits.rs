@@ -65,3 +65,10 @@ pub const IDLE_SWEEP_MS: u64 = 250;
 /// pipe, the listeners, stdio, the log): the connection limit is the
 /// descriptor limit minus these, so `accept` never fails for lack of one.
 pub const RESERVED_FDS: usize = 32;
+
+/// Default for `--stall-timeout`: a client whose unread output has kept a
+/// sender waiting for a delivery receipt (hello's SEND-OK) this long is not
+/// reading, and is cut off like one over `--max-queue`; the sender then
+/// hears BAD-DEST-USER. Without it one stalled reader would hold its
+/// senders paused for ever.
+pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 30;

@@ -438,6 +438,10 @@ struct Stalled {
 }
 
 fn stalled_recipient() -> Stalled {
+    stalled_recipient_with(&[])
+}
+
+fn stalled_recipient_with(extra: &[&str]) -> Stalled {
     const TEXT_LEN: usize = 4000;
     // The server is started once the bytes to send are known, so that
     // --max-queue can be set above them and bob is not cut off.
@@ -449,7 +453,9 @@ fn stalled_recipient() -> Stalled {
     let receive_estimate = 2 * RECEIVE_BUFFER;
     let filler_sends = kernel_buffering(receive_estimate) / line.len() + 1;
     let max_queue = (2 * filler_sends * line.len()).to_string();
-    let server = start(&["--max-queue", &max_queue, "--listen", "mesg=127.0.0.1:0"]);
+    let mut args = vec!["--max-queue", &max_queue, "--listen", "mesg=127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let server = start(&args);
     let hello = server.addr_of("hello");
 
     let mut bob = Client::connect(hello);
@@ -559,4 +565,15 @@ fn a_client_that_half_closes_after_a_send_still_gets_every_reply() {
         let gone = server.count_log("Disconnecting User.");
         server.wait_log_count("Disconnecting User.", gone);
     }
+}
+
+#[test]
+fn a_recipient_that_keeps_a_sender_waiting_too_long_is_cut_off() {
+    let mut st = stalled_recipient_with(&["--stall-timeout", "1"]);
+    send_to_stalled_bob(&mut st, "are you reading?");
+    // bob reads nothing; the server gives up on him, not on alice.
+    st.alice.expect("BAD-DEST-USER");
+    st.server
+        .wait_log("Not reading while a sender waits on it.");
+    expect_list(&mut st.alice, "alice,carol,filler");
 }

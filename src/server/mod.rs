@@ -62,6 +62,9 @@ pub struct Config {
     /// Open connections allowed at once; more wait in the kernel's accept
     /// queue. `None`: derived from the file descriptor limit.
     pub max_connections: Option<usize>,
+    /// Cut off a client whose unread output has kept a sender waiting for
+    /// a receipt this long.
+    pub stall_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -80,6 +83,9 @@ impl Config {
                 crate::limits::DEFAULT_LOGIN_TIMEOUT_SECS,
             )),
             max_connections: None,
+            stall_timeout: Some(Duration::from_secs(
+                crate::limits::DEFAULT_STALL_TIMEOUT_SECS,
+            )),
         }
     }
 }
@@ -215,6 +221,7 @@ pub struct Server {
     max_connections: usize,
     idle_timeout: Option<Duration>,
     login_timeout: Option<Duration>,
+    stall_timeout: Option<Duration>,
     /// When to sweep the connections next (idle timeouts, buffer trims).
     next_sweep: Instant,
     /// Set once a signal asked us to stop: flush until then, then exit.
@@ -274,6 +281,7 @@ impl Server {
             max_connections,
             idle_timeout: config.idle_timeout,
             login_timeout: config.login_timeout,
+            stall_timeout: config.stall_timeout,
             next_sweep: Instant::now(),
             shutdown_deadline: None,
         })
@@ -427,16 +435,22 @@ impl Server {
             return;
         }
         self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
-        let mut idle = Vec::new();
+        let (mut idle, mut stalled) = (Vec::new(), Vec::new());
         for (key, conn) in self.conns.slab.iter_mut() {
             conn.out.trim();
+            let waited = conn.out.oldest_mark().map(|t| now.duration_since(t));
+            if waited.is_some_and(|w| self.stall_timeout.is_some_and(|t| w >= t)) {
+                stalled.push(Token(key));
+            }
             let registered = self.hub.name(Token(key)).is_some();
             let timeout = if registered {
                 self.idle_timeout
             } else {
                 self.login_timeout
             };
-            if timeout.is_some_and(|t| now.duration_since(conn.last_input) >= t) {
+            // A client paused behind its own receipt is not silent by choice.
+            let silent = now.duration_since(conn.last_input);
+            if conn.awaiting == 0 && timeout.is_some_and(|t| silent >= t) {
                 idle.push(Token(key));
             }
         }
@@ -448,6 +462,16 @@ impl Server {
                     conn.fd
                 );
                 self.conns.close(token, Close::Goodbye);
+            }
+        }
+        for token in stalled {
+            if let Some(conn) = self.conns.open_mut(token) {
+                warn!(
+                    "Client ({}): Not reading while a sender waits on it. Disconnecting User.",
+                    conn.fd
+                );
+                // Its unreached marks tell their senders: never delivered.
+                self.conns.close(token, Close::SlowConsumer);
             }
         }
     }

@@ -16,6 +16,7 @@ use crate::limits::OUTBUF_KEEP;
 use mio::Token;
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Write};
+use std::time::Instant;
 
 /// Who to tell when a mark is reached: the sender's token and the serial
 /// number of its connection (a token is reused as soon as its connection
@@ -38,7 +39,8 @@ pub struct OutBuf {
     /// Bytes ever written to the socket: marks are positions in this count,
     /// so they survive the buffer being compacted.
     written: u64,
-    marks: VecDeque<(u64, Receipt)>,
+    /// (position, who to tell, when the mark was placed).
+    marks: VecDeque<(u64, Receipt, Instant)>,
     /// Something was written since the last [`OutBuf::trim`].
     busy: bool,
 }
@@ -67,13 +69,13 @@ impl OutBuf {
     /// far has been written.
     pub fn mark(&mut self, receipt: Receipt) {
         let end = self.written + self.pending() as u64;
-        self.marks.push_back((end, receipt));
+        self.marks.push_back((end, receipt, Instant::now()));
     }
 
     /// The next mark that has been written past, if any.
     pub fn reached(&mut self) -> Option<Receipt> {
         match self.marks.front() {
-            Some(&(end, receipt)) if end <= self.written => {
+            Some(&(end, receipt, _)) if end <= self.written => {
                 self.marks.pop_front();
                 Some(receipt)
             }
@@ -84,7 +86,13 @@ impl OutBuf {
     /// Takes the marks that will now never be reached (the connection is
     /// closing).
     pub fn abandon_marks(&mut self) -> impl Iterator<Item = Receipt> + '_ {
-        self.marks.drain(..).map(|(_, receipt)| receipt)
+        self.marks.drain(..).map(|(_, receipt, _)| receipt)
+    }
+
+    /// When the oldest mark not yet reached was placed: how long a sender
+    /// has been waiting on this connection to read.
+    pub fn oldest_mark(&self) -> Option<Instant> {
+        self.marks.front().map(|&(_, _, placed)| placed)
     }
 
     /// Writes until everything is out or the socket is full. Returns the
