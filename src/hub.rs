@@ -120,6 +120,10 @@ pub enum Event {
     ChannelExists {
         name: Rc<str>,
     },
+    /// No more channels can be created ([`crate::limits::MAX_CHANNELS`]).
+    TooManyChannels {
+        name: Rc<str>,
+    },
     NoSuchChannel {
         name: Rc<str>,
     },
@@ -330,6 +334,9 @@ impl Hub {
                 if let Some((existing, _)) = self.channels.get_key_value(name) {
                     let name = existing.clone();
                     out.send(token, Event::ChannelExists { name });
+                } else if self.channels.len() >= crate::limits::MAX_CHANNELS {
+                    let name = name.into();
+                    out.send(token, Event::TooManyChannels { name });
                 } else {
                     let channel: Rc<str> = name.into();
                     self.channels.insert(channel.clone(), Vec::new());
@@ -833,6 +840,36 @@ mod tests {
                 B,
                 Event::Left {
                     who: "alice".into()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn channels_are_bounded() {
+        let mut h = hub(1, 10);
+        join(&mut h, A, "alice");
+        for i in 0..crate::limits::MAX_CHANNELS {
+            let name = format!("c{i}");
+            ask(&mut h, A, Request::CreateChannel { name: &name });
+        }
+        let got = ask(&mut h, A, Request::CreateChannel { name: "one-more" });
+        assert_eq!(
+            got,
+            vec![(
+                A,
+                Event::TooManyChannels {
+                    name: "one-more".into()
+                }
+            )]
+        );
+        let got = ask(&mut h, A, Request::JoinChannel { name: "one-more" });
+        assert_eq!(
+            got,
+            vec![(
+                A,
+                Event::NoSuchChannel {
+                    name: "one-more".into()
                 }
             )]
         );

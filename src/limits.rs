@@ -72,3 +72,8 @@ pub const RESERVED_FDS: usize = 32;
 /// hears BAD-DEST-USER. Without it one stalled reader would hold its
 /// senders paused for ever.
 pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 30;
+
+/// Channels that may exist at once (`channels` dialect). Channels are never
+/// destroyed (PROTOCOLS.md section 3), so without a bound one client could
+/// grow the server's memory with `/create` for ever.
+pub const MAX_CHANNELS: usize = 10_000;

@@ -262,6 +262,14 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
             put_frame(out, &[b"[", from.as_bytes(), b"] ", text]);
         }
         Event::Channels(names) => put_channel_list(out, names),
+        // Our wording: the assignment never runs out of channels.
+        Event::TooManyChannels { name } => {
+            let name = name.as_bytes();
+            put_frame(
+                out,
+                &[b"Room ", name, b" cannot be created: too many channels."],
+            );
+        }
         Event::ChannelExists { name } => {
             let name = name.as_bytes();
             put_frame(
@@ -299,6 +307,9 @@ pub fn log_event(fd: i32, event: &Event) {
         Event::Full => info!("Client ({fd}): Server Full. Disconnecting User."),
         Event::ChannelExists { name } => {
             info!("Client ({fd}): Channel ({name}) exists. Discarding /create.")
+        }
+        Event::TooManyChannels { name } => {
+            info!("Client ({fd}): Too many channels for ({name}). Discarding /create.")
         }
         Event::NoSuchChannel { name } => {
             info!("Client ({fd}): No channel ({name}). Discarding /join.")

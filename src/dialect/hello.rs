@@ -241,6 +241,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::Unregistered
         | Event::Channels(_)
         | Event::ChannelExists { .. }
+        | Event::TooManyChannels { .. }
         | Event::NoSuchChannel { .. }
         | Event::NotInChannel
         | Event::Joined { .. }

@@ -167,6 +167,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         // can come to a `sendto` client.
         Event::Channels(_)
         | Event::ChannelExists { .. }
+        | Event::TooManyChannels { .. }
         | Event::NoSuchChannel { .. }
         | Event::NotInChannel
         | Event::Joined { .. }
