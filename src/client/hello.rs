@@ -280,7 +280,13 @@ impl FrontEnd for Hello {
             pos += used;
             let line = match frame {
                 Some(Frame::Data(line)) => line,
-                Some(Frame::TooLong) => continue,
+                // A line too long to hold (a LIST-OK of a huge server) is
+                // still the answer to a request: count it, say so.
+                Some(Frame::TooLong) => {
+                    self.answered();
+                    screen.line(b"(a reply too long to show was dropped)");
+                    continue;
+                }
                 None => return pos,
             };
             let (header, body) = split_word(line);
