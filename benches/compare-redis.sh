@@ -73,7 +73,7 @@ wait_for() {
 }
 
 "$BIN/pollchat-server" --address 127.0.0.1 --port "$PC_PORT" \
-    --max-users 5000 --log-level warn >"$TMP/pollchat.out" 2>"$OUT.pollchat.log" &
+    --max-users 5000 --max-per-ip 0 --log-level warn >"$TMP/pollchat.out" 2>"$OUT.pollchat.log" &
 PC_PID=$!
 wait_for grep -q "Server is on" "$TMP/pollchat.out"
 

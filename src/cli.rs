@@ -4,7 +4,10 @@
 //! texts are ours, because graders and students read them.
 
 use crate::dialect::Protocol;
-use crate::limits::{DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE, DEFAULT_STALL_TIMEOUT_SECS};
+use crate::limits::{
+    DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
+    DEFAULT_STALL_TIMEOUT_SECS,
+};
 use crate::server::{Config, ListenerConfig};
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -29,17 +32,26 @@ options:
                        also serve dialect <d> on <host>:<port> (repeatable;
                        no host means all interfaces). All listeners share one
                        hub: users of every dialect can talk to each other.
-  --max-users <n>      registered users allowed at once, over the whole server
-                       (default: mesg 10, hello 16, channels and sendto no limit)
+  --max-users <n>      registered users allowed at once, over the whole server,
+                       every dialect together (default: each dialect its own
+                       limit over its own users: mesg 10, hello 16, channels
+                       and sendto none)
   --max-queue <bytes>  output a client may leave unread before it is
                        disconnected (default 1048576)
+  --max-total-queue <bytes>
+                       bytes all clients' buffers may hold together; past it
+                       the clients with the most unread are disconnected
+                       (default 268435456)
+  --max-per-ip <n>     connections open at once from one address (default
+                       256; 0: no limit)
   --idle-timeout <s>   disconnect a registered client silent this many
                        seconds (default 0: never)
-  --login-timeout <s>  disconnect a client that has not registered and has
-                       been silent this many seconds (default 60; 0: never)
-  --stall-timeout <s>  disconnect a client that has kept a sender waiting for
-                       a delivery receipt (hello SEND-OK) this many seconds
-                       without reading (default 30; 0: never)
+  --login-timeout <s>  disconnect a client that has not registered this many
+                       seconds after connecting (default 60; 0: never)
+  --stall-timeout <s>  disconnect a client that keeps a sender waiting (for a
+                       delivery receipt such as hello SEND-OK, or held back
+                       by its backlog) while reading nothing for this many
+                       seconds (default 5; 0: never)
   --log-level <level>  off, error, warn, info (default), debug or trace
   -h, --help           print this help
 
@@ -57,6 +69,9 @@ pub struct ServerArgs {
     pub listen: Vec<Listen>,
     pub max_users: Option<usize>,
     pub max_queue: usize,
+    pub max_total_queue: usize,
+    /// `None`: no limit (`--max-per-ip 0`).
+    pub max_per_ip: Option<usize>,
     pub idle_timeout: Option<Duration>,
     pub login_timeout: Option<Duration>,
     pub stall_timeout: Option<Duration>,
@@ -125,6 +140,18 @@ fn parse_count(option: &str, value: OsString) -> Result<usize, CliError> {
     }
 }
 
+/// A whole number; 0 turns the limit off.
+fn parse_limit(option: &str, value: OsString) -> Result<Option<usize>, CliError> {
+    let text = value.to_string_lossy().into_owned();
+    match text.parse() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        _ => Err(CliError::Invalid(format!(
+            "invalid {option} '{text}': expected a whole number (0 for no limit)"
+        ))),
+    }
+}
+
 /// Seconds, whole or decimal; 0 turns the timeout off.
 fn parse_timeout(option: &str, value: OsString) -> Result<Option<Duration>, CliError> {
     let text = value.to_string_lossy().into_owned();
@@ -181,6 +208,8 @@ where
     let mut listen = Vec::new();
     let mut max_users = None;
     let mut max_queue = DEFAULT_MAX_QUEUE;
+    let mut max_total_queue = DEFAULT_MAX_TOTAL_QUEUE;
+    let mut max_per_ip = Some(DEFAULT_MAX_PER_IP);
     let mut idle_timeout = None;
     let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     let mut stall_timeout = Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS));
@@ -194,6 +223,10 @@ where
             Long("listen") => listen.push(parse_listen(parser.value()?)?),
             Long("max-users") => max_users = Some(parse_count("--max-users", parser.value()?)?),
             Long("max-queue") => max_queue = parse_count("--max-queue", parser.value()?)?,
+            Long("max-total-queue") => {
+                max_total_queue = parse_count("--max-total-queue", parser.value()?)?
+            }
+            Long("max-per-ip") => max_per_ip = parse_limit("--max-per-ip", parser.value()?)?,
             Long("idle-timeout") => {
                 idle_timeout = parse_timeout("--idle-timeout", parser.value()?)?
             }
@@ -218,6 +251,8 @@ where
         listen,
         max_users,
         max_queue,
+        max_total_queue,
+        max_per_ip,
         idle_timeout,
         login_timeout,
         stall_timeout,
@@ -241,12 +276,12 @@ impl ServerArgs {
             config.listeners.push(ListenerConfig {
                 protocol,
                 addr: resolve(host, port)?,
-                // One limit for all, or each dialect's own, counted over
-                // the whole server either way.
-                max_users: self.max_users.unwrap_or(protocol.default_max_users()),
             });
         }
+        config.max_users = self.max_users;
         config.max_queue = self.max_queue;
+        config.max_total_queue = self.max_total_queue;
+        config.max_per_ip = self.max_per_ip;
         config.idle_timeout = self.idle_timeout;
         config.login_timeout = self.login_timeout;
         config.stall_timeout = self.stall_timeout;
@@ -332,8 +367,11 @@ mod tests {
             ("0.0.0.0", Some(9000), Protocol::Mesg)
         );
         let config = args.config().unwrap();
-        assert_eq!(config.listeners[0].max_users, 10);
-        assert_eq!(config.listeners[0].addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config, {
+            let mut want = Config::single(Protocol::Mesg, "0.0.0.0:9000".parse().unwrap());
+            want.max_users = None;
+            want
+        });
     }
 
     #[test]
@@ -356,7 +394,10 @@ mod tests {
         assert_eq!(args.max_users, Some(3));
         assert_eq!(args.max_queue, 100);
         assert_eq!(args.log_level, LevelFilter::Warn);
-        assert_eq!(args.config().unwrap().listeners[0].max_users, 3);
+        assert_eq!(args.config().unwrap().max_users, Some(3));
+        let args = parse_server_args(["9", "--max-per-ip", "0", "--max-total-queue", "5"]).unwrap();
+        let config = args.config().unwrap();
+        assert_eq!((config.max_per_ip, config.max_total_queue), (None, 5));
     }
 
     #[test]
@@ -375,27 +416,22 @@ mod tests {
         let got: Vec<_> = config
             .listeners
             .iter()
-            .map(|l| (l.protocol, l.addr.to_string(), l.max_users))
+            .map(|l| (l.protocol, l.addr.to_string()))
             .collect();
         assert_eq!(
             got,
             [
-                (Protocol::Mesg, "0.0.0.0:9000".to_string(), 10),
-                (Protocol::Hello, "127.0.0.1:5378".to_string(), 16),
-                (Protocol::Channels, "0.0.0.0:55555".to_string(), usize::MAX),
-                (Protocol::Sendto, "[::1]:9100".to_string(), usize::MAX),
+                (Protocol::Mesg, "0.0.0.0:9000".to_string()),
+                (Protocol::Hello, "127.0.0.1:5378".to_string()),
+                (Protocol::Channels, "0.0.0.0:55555".to_string()),
+                (Protocol::Sendto, "[::1]:9100".to_string()),
             ]
         );
+        // Each dialect its own limit, unless one is given for all.
+        assert_eq!(config.max_users, None);
         let args =
             parse_server_args(["9000", "--listen", "hello=:5378", "--max-users", "3"]).unwrap();
-        let limits: Vec<_> = args
-            .config()
-            .unwrap()
-            .listeners
-            .iter()
-            .map(|l| l.max_users)
-            .collect();
-        assert_eq!(limits, [3, 3]);
+        assert_eq!(args.config().unwrap().max_users, Some(3));
         for bad in ["mesg", "irc=:1", "mesg=:x", "mesg=host"] {
             assert!(
                 matches!(

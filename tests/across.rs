@@ -122,7 +122,7 @@ fn server_is_on_once_every_listener_is_bound() {
 fn a_listener_that_cannot_bind_stops_the_whole_server() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let out = std::process::Command::new(SERVER_BIN)
+    let out = std::process::Command::new(server_bin())
         .args([
             "--listen",
             "mesg=127.0.0.1:0",
@@ -266,19 +266,33 @@ fn every_list_shows_every_dialects_users() {
 }
 
 #[test]
-fn each_listener_keeps_its_own_limit_counted_over_the_whole_server() {
+fn one_dialects_users_never_lock_another_out() {
     let server = start_all(&[]);
-    // sendto has no limit of its own: ten users there...
-    let _many: Vec<Client> = (0..10)
+    // Sixteen idle channels users and ten sendto users (dialects with no
+    // limit of their own) once made every JOIN `Too Many Users` and every
+    // HELLO-FROM `BUSY`, for good.
+    let _channels: Vec<Client> = (0..16)
+        .map(|i| channels_login(&server, &format!("c{i}")))
+        .collect();
+    let _sendto: Vec<Client> = (0..10)
         .map(|i| sendto_login(&server, &format!("s{i}")))
         .collect();
-    // ...fill mesg's ten, counted over the server.
+    // mesg's ten and hello's sixteen are counted over their own users.
+    let _mesg: Vec<Client> = (0..10)
+        .map(|i| joined(server.addr_of("mesg"), &format!("m{i}")))
+        .collect();
+    let _hello: Vec<Client> = (0..16)
+        .map(|i| hello_login(&server, &format!("h{i}")))
+        .collect();
+    // And each still holds for its own.
     let mut m = Client::connect(server.addr_of("mesg"));
-    m.send_line("JOIN m");
+    m.send_line("JOIN m10");
     m.expect_line("Too Many Users. Disconnecting User.");
     m.expect_closed();
-    // hello's limit is sixteen: there is still room.
-    let _h = hello_login(&server, "h");
+    let mut h = Client::connect(server.addr_of("hello"));
+    hello_say(&mut h, "HELLO-FROM h16");
+    hello_expect(&mut h, "BUSY");
+    h.expect_closed();
 }
 
 #[test]

@@ -5,7 +5,7 @@ use common::*;
 use std::process::{Command, Stdio};
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(SERVER_BIN)
+    let out = Command::new(server_bin())
         .args(args)
         .stdin(Stdio::null())
         .output()

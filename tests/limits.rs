@@ -42,7 +42,7 @@ fn a_slot_freed_by_a_dropped_connection_is_reused() {
 
 #[test]
 fn a_client_that_never_reads_is_cut_off_and_the_others_keep_receiving() {
-    let server = Server::start(&["--max-queue", "1048576"]);
+    let server = Server::start(&["--max-queue", "1048576", "--stall-timeout", "1"]);
     let mut sender = joined(server.addr(), "sender");
     let mut reader = joined(server.addr(), "reader");
     let _stuck = joined(server.addr(), "stuck");
@@ -69,7 +69,9 @@ fn a_client_that_never_reads_is_cut_off_and_the_others_keep_receiving() {
         batch_read.recv().expect("the reader got the whole batch");
     }
     let mut reader = reading.join().expect("the reader got every line");
-    server.wait_log("Output queue over 1048576 bytes");
+    // Its backlog holds the sender back; once it has read nothing for the
+    // stall timeout, it is cut off and the sender goes on.
+    server.wait_log("Not reading while a sender waits on it.");
     sync(&mut reader);
     let names: Vec<String> = list(&mut sender)
         .into_iter()

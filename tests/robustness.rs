@@ -14,7 +14,7 @@ fn a_client_that_never_registers_is_closed_after_the_login_timeout() {
     let mut registered = joined(server.addr(), "early");
     let mut silent = Client::connect(server.addr());
     silent.expect_closed();
-    server.wait_log("Idle for");
+    server.wait_log("Not registered after");
     // The registered client, older than the silent one, is still served.
     sync(&mut registered);
 }
@@ -139,7 +139,7 @@ fn a_stderr_nobody_reads_never_blocks_the_server() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(SERVER_BIN)
+    let mut child = Command::new(server_bin())
         .args(["--address", "127.0.0.1", "--port", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

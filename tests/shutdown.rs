@@ -1,4 +1,5 @@
-//! SIGTERM and SIGINT stop the server cleanly.
+//! SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the server cleanly; SIGUSR1
+//! and SIGUSR2 do not stop it.
 
 mod common;
 use common::*;
@@ -29,6 +30,30 @@ fn sigterm_stops_the_server_with_status_0() {
 #[test]
 fn sigint_stops_the_server_with_status_0() {
     stops_cleanly_on(libc::SIGINT);
+}
+
+#[test]
+fn sighup_stops_the_server_with_status_0() {
+    // What a grader's terminal sends when it is closed: the server used to
+    // die at once, without flushing.
+    stops_cleanly_on(libc::SIGHUP);
+}
+
+#[test]
+fn sigquit_stops_the_server_with_status_0() {
+    stops_cleanly_on(libc::SIGQUIT);
+}
+
+#[test]
+fn sigusr1_and_sigusr2_are_logged_and_the_server_goes_on() {
+    let server = Server::start(&[]);
+    let mut alice = joined(server.addr(), "alice");
+    for (signal, name) in [(libc::SIGUSR1, "10"), (libc::SIGUSR2, "12")] {
+        server.signal(signal);
+        server.wait_log(&format!("Received signal {name}: nothing to do; ignored"));
+        sync(&mut alice);
+    }
+    let _bob = joined(server.addr(), "bob");
 }
 
 #[test]

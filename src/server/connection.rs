@@ -19,10 +19,16 @@ pub enum Close {
     PeerClosed,
     /// The socket failed: nothing more can be written.
     Failed,
-    /// The client stopped reading and its queue passed the limit: nothing
-    /// more is written, or the limit would mean nothing.
+    /// The client stopped reading (its queue passed the limit, or it kept
+    /// a sender waiting too long), or it holds the most memory while the
+    /// server is over its total budget: nothing more is written, or the
+    /// limit would mean nothing.
     SlowConsumer,
 }
+
+/// Who is waiting on whom: a connection's token and the serial of the
+/// connection that had it then (tokens are reused at once).
+pub type Tag = (mio::Token, u64);
 
 #[derive(Debug)]
 pub struct Connection {
@@ -52,8 +58,35 @@ pub struct Connection {
     /// The peer has closed its side (read returned 0). We keep the
     /// connection until it has been sent everything it is owed.
     pub read_closed: bool,
-    /// When the client last sent anything (for the idle timeouts).
+    /// When the client last sent anything (for the idle timeout).
     pub last_input: Instant,
+    /// When it connected (for the login deadline).
+    pub connected_at: Instant,
+    /// Back-pressure: the recipient whose backlog this connection is held
+    /// behind. While set, its input is neither read nor handled.
+    pub held_by: Option<Tag>,
+    /// The senders held behind this connection's backlog, woken when it
+    /// drains (entries may be stale: checked on waking).
+    pub waiters: Vec<Tag>,
+    /// Complete frames are kept in `partial`, not yet handled (the turn's
+    /// work budget ran out, or a receipt or back-pressure holds it): no
+    /// more is read until they are.
+    pub has_kept: bool,
+    /// Work its requests caused in the turn `work_turn` (see limits.rs,
+    /// `TURN_WORK`).
+    pub work: usize,
+    pub work_turn: u64,
+    /// Work its requests caused lately: halved at every sweep. Only a
+    /// sender that has done much lately is held back.
+    pub recent_work: usize,
+    /// The loop turn in which it was last read or resumed: at most once a
+    /// turn.
+    pub served_turn: u64,
+    /// In the loop's backlog of connections to serve next turn.
+    pub in_backlog: bool,
+    /// Bytes of memory its buffers held when last counted into the
+    /// server's total.
+    pub footprint: usize,
 }
 
 impl Connection {
@@ -72,12 +105,45 @@ impl Connection {
             awaiting: 0,
             read_closed: false,
             last_input: Instant::now(),
+            connected_at: Instant::now(),
+            held_by: None,
+            waiters: Vec::new(),
+            has_kept: false,
+            work: 0,
+            work_turn: 0,
+            recent_work: 0,
+            served_turn: 0,
+            in_backlog: false,
+            footprint: 0,
         }
     }
 
-    /// Whether its frames may be handled and its socket read now.
-    pub fn is_listening(&self) -> bool {
-        self.awaiting == 0 && !self.read_closed
+    /// Its tag, for the lists of who waits on whom.
+    pub fn tag(&self, token: mio::Token) -> Tag {
+        (token, self.serial)
+    }
+
+    /// Bytes its buffers hold now.
+    pub fn memory(&self) -> usize {
+        self.out.capacity() + self.partial.capacity()
+    }
+
+    /// Bytes it has sent that wait, or were sent to it and wait: what a
+    /// client that does not read makes the server hold.
+    pub fn unread(&self) -> usize {
+        self.out.pending() + self.partial.len()
+    }
+
+    /// Whether its next frames may be handled now: not while a receipt or
+    /// a recipient's backlog holds it.
+    pub fn may_handle(&self) -> bool {
+        self.awaiting == 0 && self.held_by.is_none()
+    }
+
+    /// Whether its socket may be read now: not while frames it sent wait
+    /// to be handled, nor once the peer has said all it will.
+    pub fn may_read(&self) -> bool {
+        self.may_handle() && !self.has_kept && !self.read_closed
     }
 
     /// A half-closed connection is done once every request it made has

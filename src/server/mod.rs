@@ -23,20 +23,23 @@ pub mod connection;
 pub mod output;
 
 use crate::dialect::{Action, After, Me, Protocol};
-use crate::hub::{Event, Hub, Outbox, Request};
+use crate::hub::{Event, Hub, Outbox, Pool, Request};
 use crate::limits::{
-    ACCEPT_RETRY_MS, IDLE_SWEEP_MS, READ_BUDGET, READ_CHUNK, RESERVED_FDS, SHUTDOWN_FLUSH_MS,
+    ACCEPT_BUDGET, ACCEPT_RETRY_MS, DELIVERY_COST, EVICT_PER_TURN, HIGH_WATER_DIV, HOLD_MIN_WORK,
+    IDLE_SWEEP_MS, LISTEN_BACKLOG, LOW_WATER_DIV, MIN_QUEUE, READ_BUDGET, READ_CHUNK, RESERVED_FDS,
+    SHUTDOWN_FLUSH_MS, TURN_WORK, TURN_WORK_TOTAL,
 };
-use connection::{Close, Connection};
-use log::{debug, error, info, warn};
+use connection::{Close, Connection, Tag};
+use log::{debug, error, info, trace, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use output::Receipt;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// One listening socket to open.
@@ -44,26 +47,32 @@ use std::time::{Duration, Instant};
 pub struct ListenerConfig {
     pub protocol: Protocol,
     pub addr: SocketAddr,
-    /// Registered users allowed through this listener, counted over the
-    /// whole server.
-    pub max_users: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listeners: Vec<ListenerConfig>,
+    /// Registered users allowed at once over the whole server, every
+    /// dialect together. `None`: each dialect has its own default limit,
+    /// counted over its own users on all its listeners, so one dialect's
+    /// users never lock another's out.
+    pub max_users: Option<usize>,
     /// Bytes that may wait in one connection's output buffer.
     pub max_queue: usize,
+    /// Bytes all connections together may hold in their buffers.
+    pub max_total_queue: usize,
+    /// Connections open at once from one address; `None`: no limit.
+    pub max_per_ip: Option<usize>,
     /// Close a registered connection that has sent nothing for this long.
     pub idle_timeout: Option<Duration>,
-    /// Close a connection that has not registered and has sent nothing for
-    /// this long.
+    /// Close a connection that has not registered this long after it
+    /// connected.
     pub login_timeout: Option<Duration>,
     /// Open connections allowed at once; more wait in the kernel's accept
     /// queue. `None`: derived from the file descriptor limit.
     pub max_connections: Option<usize>,
-    /// Cut off a client whose unread output has kept a sender waiting for
-    /// a receipt this long.
+    /// Cut off a client that keeps a sender waiting while its socket has
+    /// taken nothing for this long.
     pub stall_timeout: Option<Duration>,
 }
 
@@ -72,12 +81,11 @@ impl Config {
     /// and the default limits for everything else.
     pub fn single(protocol: Protocol, addr: SocketAddr) -> Config {
         Config {
-            listeners: vec![ListenerConfig {
-                protocol,
-                addr,
-                max_users: protocol.default_max_users(),
-            }],
+            listeners: vec![ListenerConfig { protocol, addr }],
+            max_users: None,
             max_queue: crate::limits::DEFAULT_MAX_QUEUE,
+            max_total_queue: crate::limits::DEFAULT_MAX_TOTAL_QUEUE,
+            max_per_ip: Some(crate::limits::DEFAULT_MAX_PER_IP),
             idle_timeout: None,
             login_timeout: Some(Duration::from_secs(
                 crate::limits::DEFAULT_LOGIN_TIMEOUT_SECS,
@@ -125,7 +133,8 @@ pub fn raise_fd_limit() -> usize {
 struct Listener {
     socket: TcpListener,
     protocol: Protocol,
-    max_users: usize,
+    /// The hub's limit on registered users that its connections count in.
+    pool: Pool,
 }
 
 /// Tokens above every slab key: the signal pipe, then one per listener.
@@ -134,6 +143,20 @@ const FIRST_LISTENER: usize = usize::MAX - 1;
 
 fn listener_token(index: usize) -> Token {
     Token(FIRST_LISTENER - index)
+}
+
+/// Binds a listening socket with a deep accept queue
+/// ([`LISTEN_BACKLOG`]): mio's `bind` fixes it at 128, and a burst of
+/// connects past that is lost (the clients believe they connected).
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Restart at once on the same port, as mio and std do.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// The open connections, and the per-turn lists of those to flush and to
@@ -146,6 +169,16 @@ struct Connections {
     /// Connections to close at the end of this turn.
     closing: Vec<Token>,
     max_queue: usize,
+    max_total: usize,
+    /// Bytes all connections' buffers hold (their `footprint`s).
+    total: usize,
+    /// The most `total` has been since memory was last given back.
+    total_peak: usize,
+    /// The loop turn, and its clock: read once per turn.
+    turn: u64,
+    now: Instant,
+    /// Work done so far this turn (see limits.rs, `TURN_WORK_TOTAL`).
+    turn_work: usize,
 }
 
 impl Connections {
@@ -164,24 +197,79 @@ impl Connections {
         }
     }
 
-    /// Queues `bytes` for `token`. A client whose queue would pass the
-    /// limit is not reading: it is cut off, and `false` says the bytes were
-    /// not queued.
-    fn queue(&mut self, token: Token, bytes: &[u8]) -> bool {
-        let max_queue = self.max_queue;
+    /// The limit on one connection's unread output now: `--max-queue`
+    /// while the server as a whole has room, shrinking towards
+    /// [`MIN_QUEUE`] as the total passes half its budget.
+    fn limit(&self) -> usize {
+        let half = self.max_total / 2;
+        let floor = MIN_QUEUE.min(self.max_queue);
+        if self.total <= half || half == 0 {
+            return self.max_queue;
+        }
+        let left = self.max_total.saturating_sub(self.total) as u128;
+        let scaled = self.max_queue as u128 * left / half as u128;
+        (scaled as usize).max(floor)
+    }
+
+    /// A recipient above this holds back the senders filling it.
+    fn high_water(&self) -> usize {
+        self.limit() / HIGH_WATER_DIV
+    }
+
+    /// Counts what `token`'s buffers hold now into the total.
+    fn account(&mut self, token: Token) {
+        if let Some(conn) = self.slab.get_mut(token.0) {
+            let now = conn.memory();
+            self.total = self.total - conn.footprint + now;
+            self.total_peak = self.total_peak.max(self.total);
+            conn.footprint = now;
+        }
+    }
+
+    /// Queues `bytes` for `token`; `false` if they were not queued.
+    ///
+    /// A client is cut off as not reading only if what waits for it would
+    /// pass its limit even after its socket has been offered it: a turn's
+    /// output is built before it is written, so judging the queue alone
+    /// would cut off readers that are keeping up. Its answers to its own
+    /// requests (`own`) are never refused: a reply always gets through,
+    /// and back-pressure stops it asking for more meanwhile.
+    fn queue(&mut self, token: Token, bytes: &[u8], own: bool) -> bool {
+        let (limit, now) = (self.limit(), self.now);
         let Some(conn) = self.open_mut(token) else {
             return false;
         };
-        if conn.out.push(bytes, max_queue).is_err() {
-            warn!(
-                "Client ({}): Output queue over {max_queue} bytes (client not reading). Disconnecting User.",
-                conn.fd
-            );
-            self.close(token, Close::SlowConsumer);
-            return false;
+        if !own && conn.out.pending() + bytes.len() > limit {
+            if let Err(e) = conn.out.write_to(&mut conn.socket, now) {
+                info!("Client ({}): write failed: {e}", conn.fd);
+                self.close(token, Close::Failed);
+                return false;
+            }
+            if conn.out.pending() + bytes.len() > limit {
+                warn!(
+                    "Client ({}): Output queue over {limit} bytes (client not reading). Disconnecting User.",
+                    conn.fd
+                );
+                self.cut_off(token);
+                return false;
+            }
         }
+        conn.out.push(bytes, now);
+        self.account(token);
         self.mark_dirty(token);
         true
+    }
+
+    /// Closes a client that is not reading: what it was sent is thrown
+    /// away now (its memory counts no more), and senders waiting on it are
+    /// told at the end of the turn that their messages never arrived.
+    fn cut_off(&mut self, token: Token) {
+        if let Some(conn) = self.open_mut(token) {
+            conn.out.discard();
+            conn.partial = Vec::new();
+            self.account(token);
+            self.close(token, Close::SlowConsumer);
+        }
     }
 
     fn close(&mut self, token: Token, why: Close) {
@@ -191,6 +279,31 @@ impl Connections {
                 self.closing.push(token);
             }
         }
+    }
+
+    /// Counts work done for `sender` this turn (its budget, the loop's
+    /// budget, and its recent work for back-pressure).
+    fn charge(&mut self, sender: Token, cost: usize) {
+        let turn = self.turn;
+        self.turn_work += cost;
+        if let Some(conn) = self.slab.get_mut(sender.0) {
+            if conn.work_turn != turn {
+                conn.work_turn = turn;
+                conn.work = 0;
+            }
+            conn.work += cost;
+            conn.recent_work = conn.recent_work.saturating_add(cost);
+        }
+    }
+
+    /// Whether `token` has had its share of this turn, or the turn all it
+    /// may do.
+    fn out_of_work(&self, token: Token) -> bool {
+        let own = self
+            .slab
+            .get(token.0)
+            .is_some_and(|c| c.work_turn == self.turn && c.work >= TURN_WORK);
+        own || self.turn_work >= TURN_WORK_TOTAL
     }
 }
 
@@ -209,11 +322,26 @@ pub struct Server {
     /// Scratch for an event rendered in each protocol, so a broadcast is
     /// rendered once per protocol rather than once per recipient.
     rendered: Vec<(Protocol, Vec<u8>, After)>,
-    /// Connections that still had input when their read budget ran out.
+    /// The connection whose request is being handled: its work is counted,
+    /// and answers to it are its own replies.
+    sender: Option<Token>,
+    /// Connections to serve next turn, each once, in the order they came:
+    /// their read budget or their share of a turn's work ran out, or a
+    /// receipt or a drained backlog lets them go on. Edge-triggered
+    /// readiness will not tell us again about input already waiting.
     backlog: Vec<Token>,
+    /// Listeners whose accept budget ran out this turn: more may wait.
+    accept_more: Vec<usize>,
     /// Receipts reached this turn, waiting to be told to their senders.
     receipts: Vec<(Receipt, bool)>,
     next_serial: u64,
+    /// Connections open from each address, for `--max-per-ip`.
+    per_ip: HashMap<IpAddr, usize>,
+    max_per_ip: Option<usize>,
+    /// Connections in the order they were accepted, for making room when
+    /// full: the oldest that has not registered goes first. Entries for
+    /// connections that have registered or closed are skipped.
+    arrivals: VecDeque<Tag>,
     /// Accepting is paused until then, after running out of descriptors.
     accept_paused_until: Option<Instant>,
     /// At the connection limit: accepting resumes when one closes.
@@ -232,19 +360,39 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
 }
 
+/// The signals the server handles. SIGHUP is what a grader's terminal
+/// sends when it closes, and SIGQUIT a request to quit: both stop the
+/// server as SIGTERM does, flushing first. SIGUSR1 and SIGUSR2 are logged
+/// and otherwise ignored, rather than killing the process.
+const HANDLED_SIGNALS: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
+
 impl Server {
     /// Opens every listener (all or none) and the signal handler.
     pub fn bind(config: &Config) -> io::Result<Server> {
         let poll = Poll::new()?;
+        let mut hub = Hub::new();
+        // One limit for all dialects when --max-users is given, else one
+        // per dialect, shared by its listeners.
+        let shared = config.max_users.map(|n| hub.add_pool(n));
+        let mut pools: Vec<(Protocol, Pool)> = Vec::new();
         let mut listeners = Vec::new();
         for (index, lc) in config.listeners.iter().enumerate() {
-            let mut socket = TcpListener::bind(lc.addr).map_err(|e| bind_error(lc.addr, e))?;
+            let mut socket = listen(lc.addr).map_err(|e| bind_error(lc.addr, e))?;
             poll.registry()
                 .register(&mut socket, listener_token(index), Interest::READABLE)?;
+            let pool = match (shared, pools.iter().find(|(p, _)| *p == lc.protocol)) {
+                (Some(pool), _) => pool,
+                (None, Some(&(_, pool))) => pool,
+                (None, None) => {
+                    let pool = hub.add_pool(lc.protocol.default_max_users());
+                    pools.push((lc.protocol, pool));
+                    pool
+                }
+            };
             listeners.push(Listener {
                 socket,
                 protocol: lc.protocol,
-                max_users: lc.max_users,
+                pool,
             });
         }
         let max_connections = config.max_connections.unwrap_or_else(|| {
@@ -253,9 +401,9 @@ impl Server {
             info!("File descriptor limit {fds}: up to {max} connections at once");
             max
         });
-        // SIGINT/SIGTERM arrive through a pipe that the poll watches, so a
-        // signal is just another event in the loop (no work in a handler).
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        // Signals arrive through a pipe that the poll watches, so a signal
+        // is just another event in the loop (no work in a handler).
+        let mut signals = Signals::new(HANDLED_SIGNALS)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(Server {
@@ -267,15 +415,26 @@ impl Server {
                 dirty: Vec::new(),
                 closing: Vec::new(),
                 max_queue: config.max_queue,
+                max_total: config.max_total_queue,
+                total: 0,
+                total_peak: 0,
+                turn: 0,
+                now: Instant::now(),
+                turn_work: 0,
             },
-            hub: Hub::new(),
+            hub,
             outbox: Outbox::new(),
             read_buf: vec![0; READ_CHUNK],
             reply: Vec::new(),
             rendered: Vec::new(),
+            sender: None,
             backlog: Vec::new(),
+            accept_more: Vec::new(),
             receipts: Vec::new(),
             next_serial: 0,
+            per_ip: HashMap::new(),
+            max_per_ip: config.max_per_ip,
+            arrivals: VecDeque::new(),
             accept_paused_until: None,
             at_capacity: false,
             max_connections,
@@ -296,7 +455,7 @@ impl Server {
             .collect()
     }
 
-    /// Runs the loop until SIGINT or SIGTERM.
+    /// Runs the loop until a signal asks it to stop.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
@@ -306,6 +465,14 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+            self.conns.turn += 1;
+            self.conns.now = Instant::now();
+            self.conns.turn_work = 0;
+            trace!("Turn {}: {} events", self.conns.turn, events.iter().count());
+            // Those left over from the last turn go first: a connection
+            // deferred because the turn ran out of work is not deferred
+            // again behind newcomers.
+            self.serve_backlog();
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signal(),
@@ -324,19 +491,16 @@ impl Server {
                         }
                         let hup = event.is_read_closed() || event.is_error();
                         if event.is_readable() || hup {
-                            self.read(token, hup);
+                            self.serve(token, hup);
                         }
                     }
                 }
             }
+            for index in std::mem::take(&mut self.accept_more) {
+                self.accept(index);
+            }
             self.resume_accepting();
             self.sweep();
-            // Connections whose read budget ran out last turn, or that can
-            // go on after a receipt: edge-triggered readiness will not tell
-            // us about input that is already waiting.
-            for token in std::mem::take(&mut self.backlog) {
-                self.resume(token);
-            }
             self.end_turn();
             // Closes at the end of the turn may have made room below the
             // connection limit; waiting clients must not wait for an event.
@@ -352,7 +516,7 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.backlog.is_empty() {
+        if !self.backlog.is_empty() || !self.accept_more.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -365,16 +529,39 @@ impl Server {
             .map(|t| t.saturating_duration_since(now))
     }
 
+    /// Puts `token` on the backlog for next turn, once.
+    fn schedule(&mut self, token: Token) {
+        if let Some(conn) = self.conns.slab.get_mut(token.0) {
+            if !conn.in_backlog {
+                conn.in_backlog = true;
+                self.backlog.push(token);
+            }
+        }
+    }
+
+    fn serve_backlog(&mut self) {
+        for token in std::mem::take(&mut self.backlog) {
+            if let Some(conn) = self.conns.slab.get_mut(token.0) {
+                conn.in_backlog = false;
+                self.resume(token);
+            }
+        }
+    }
+
     // ----- accepting -------------------------------------------------------
 
-    /// Accepts until the listener's queue is empty: readiness is
-    /// edge-triggered, so connections left in the queue would not be
-    /// announced again.
+    /// Accepts up to [`ACCEPT_BUDGET`] waiting connections. Readiness is
+    /// edge-triggered, so a listener with more left is served again next
+    /// turn (see `accept_more`); the slice per turn keeps a connection
+    /// flood from starving the clients already connected.
     fn accept(&mut self, index: usize) {
         if self.accept_paused_until.is_some() {
             return;
         }
-        while let Some(listener) = self.listeners.get(index) {
+        for attempt in 0..ACCEPT_BUDGET {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
             if self.conns.slab.len() >= self.max_connections {
                 // New clients wait in the kernel's queue until one leaves.
                 if !self.at_capacity {
@@ -383,6 +570,12 @@ impl Server {
                         self.conns.slab.len()
                     );
                     self.at_capacity = true;
+                }
+                // Someone is waiting (the listener said so, and we have
+                // accepted no one since): the oldest connections that have
+                // not registered make room for them.
+                if attempt == 0 {
+                    self.make_room();
                 }
                 return;
             }
@@ -407,6 +600,34 @@ impl Server {
                 }
             }
         }
+        if !self.accept_more.contains(&index) {
+            self.accept_more.push(index);
+        }
+    }
+
+    /// At the connection limit with clients waiting: closes the oldest
+    /// connections that have not registered, so a newcomer can get in
+    /// while a flood of idle connections holds every slot.
+    fn make_room(&mut self) {
+        let mut evicted = 0;
+        while evicted < EVICT_PER_TURN {
+            let Some((token, serial)) = self.arrivals.pop_front() else {
+                return;
+            };
+            let registered = self.hub.name(token).is_some();
+            let Some(conn) = self.conns.open_mut(token) else {
+                continue;
+            };
+            if conn.serial != serial || registered {
+                continue;
+            }
+            info!(
+                "Client ({}): Server full; making room for a newcomer. Disconnecting User.",
+                conn.fd
+            );
+            self.conns.close(token, Close::Goodbye);
+            evicted += 1;
+        }
     }
 
     /// Accepts again once the pause after EMFILE is over, or once a
@@ -426,59 +647,20 @@ impl Server {
         }
     }
 
-    /// Now and then: closes connections that have been silent too long
-    /// (`login_timeout` for those without a name, `idle_timeout` for the
-    /// others), and trims the output buffers of those gone quiet.
-    fn sweep(&mut self) {
-        let now = Instant::now();
-        if now < self.next_sweep {
-            return;
-        }
-        self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
-        let (mut idle, mut stalled) = (Vec::new(), Vec::new());
-        for (key, conn) in self.conns.slab.iter_mut() {
-            conn.out.trim();
-            let waited = conn.out.oldest_mark().map(|t| now.duration_since(t));
-            if waited.is_some_and(|w| self.stall_timeout.is_some_and(|t| w >= t)) {
-                stalled.push(Token(key));
-            }
-            let registered = self.hub.name(Token(key)).is_some();
-            let timeout = if registered {
-                self.idle_timeout
-            } else {
-                self.login_timeout
-            };
-            // A client paused behind its own receipt is not silent by choice.
-            let silent = now.duration_since(conn.last_input);
-            if conn.awaiting == 0 && timeout.is_some_and(|t| silent >= t) {
-                idle.push(Token(key));
-            }
-        }
-        for token in idle {
-            if let Some(conn) = self.conns.open_mut(token) {
-                let secs = now.duration_since(conn.last_input).as_secs();
-                info!(
-                    "Client ({}): Idle for {secs} s. Disconnecting User.",
-                    conn.fd
-                );
-                self.conns.close(token, Close::Goodbye);
-            }
-        }
-        for token in stalled {
-            if let Some(conn) = self.conns.open_mut(token) {
-                warn!(
-                    "Client ({}): Not reading while a sender waits on it. Disconnecting User.",
-                    conn.fd
-                );
-                // Its unreached marks tell their senders: never delivered.
-                self.conns.close(token, Close::SlowConsumer);
-            }
-        }
-    }
-
     fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) {
         let listener = &self.listeners[index];
-        let (protocol, max_users) = (listener.protocol, listener.max_users);
+        let (protocol, pool) = (listener.protocol, listener.pool);
+        let ip = peer.ip().to_canonical();
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip.is_some_and(|max| from_ip >= max) {
+            // Accepted only to be closed: left in the kernel's queue it
+            // would hold a place there.
+            info!(
+                "Connection from {ip} refused: {from_ip} already open from that address (--max-per-ip)"
+            );
+            let _ = socket.shutdown(Shutdown::Both);
+            return;
+        }
         // Chat lines are small and must go out now, not after Nagle's
         // algorithm waits for an ACK (tens of milliseconds on loopback).
         if let Err(e) = socket.set_nodelay(true) {
@@ -504,12 +686,164 @@ impl Server {
         }
         debug!("Client ({fd}): from {peer}");
         entry.insert(conn);
-        let open = Request::Open { fd, max_users };
+        *self.per_ip.entry(ip).or_default() += 1;
+        self.arrivals.push_back((token, self.next_serial));
+        let open = Request::Open { fd, pool };
         self.hub.handle(token, open, &mut self.outbox);
         self.deliver();
     }
 
+    // ----- the sweep -------------------------------------------------------
+
+    /// Now and then: closes connections past a deadline (`login_timeout`
+    /// since connecting for those without a name, `idle_timeout` of
+    /// silence for the others) and those that keep a sender waiting while
+    /// they read nothing (`stall_timeout`); gives back buffer memory.
+    fn sweep(&mut self) {
+        let now = self.conns.now;
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
+        let (mut late, mut idle, mut stalled) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, conn) in self.conns.slab.iter_mut() {
+            let token = Token(key);
+            conn.out.trim();
+            conn.recent_work /= 2;
+            if conn.closing.is_some() {
+                continue;
+            }
+            let waited_on = conn.out.has_marks() || !conn.waiters.is_empty();
+            let stuck = conn.out.stuck_for(now);
+            if waited_on && self.stall_timeout.is_some_and(|t| stuck >= t) {
+                stalled.push(token);
+            }
+            if self.hub.name(token).is_none() {
+                let age = now.duration_since(conn.connected_at);
+                if self.login_timeout.is_some_and(|t| age >= t) {
+                    late.push(token);
+                }
+            } else {
+                // A client held behind a receipt or a backlog is not
+                // silent by choice.
+                let silent = now.duration_since(conn.last_input);
+                if conn.may_handle() && self.idle_timeout.is_some_and(|t| silent >= t) {
+                    idle.push(token);
+                }
+            }
+        }
+        for token in self
+            .conns
+            .slab
+            .iter()
+            .map(|(k, _)| Token(k))
+            .collect::<Vec<_>>()
+        {
+            self.conns.account(token);
+        }
+        for token in late {
+            if let Some(conn) = self.conns.open_mut(token) {
+                let secs = now.duration_since(conn.connected_at).as_secs();
+                info!(
+                    "Client ({}): Not registered after {secs} s. Disconnecting User.",
+                    conn.fd
+                );
+                self.conns.close(token, Close::Goodbye);
+            }
+        }
+        for token in idle {
+            if let Some(conn) = self.conns.open_mut(token) {
+                let secs = now.duration_since(conn.last_input).as_secs();
+                info!(
+                    "Client ({}): Idle for {secs} s. Disconnecting User.",
+                    conn.fd
+                );
+                self.conns.close(token, Close::Goodbye);
+            }
+        }
+        for token in stalled {
+            if !self.is_waited_on(token) {
+                continue;
+            }
+            if let Some(conn) = self.conns.open_mut(token) {
+                warn!(
+                    "Client ({}): Not reading while a sender waits on it. Disconnecting User.",
+                    conn.fd
+                );
+                // Its unreached marks tell their senders: never delivered.
+                self.conns.cut_off(token);
+            }
+        }
+        self.forget_stale_arrivals();
+        self.give_memory_back();
+    }
+
+    /// Whether a sender really waits on `token`: a receipt, or a held
+    /// sender that is still the connection it was and still held by it.
+    fn is_waited_on(&mut self, token: Token) -> bool {
+        let Some(conn) = self.conns.slab.get(token.0) else {
+            return false;
+        };
+        let me = conn.tag(token);
+        let live = |&(w, serial): &Tag, slab: &Slab<Connection>| {
+            slab.get(w.0)
+                .is_some_and(|c| c.serial == serial && c.held_by == Some(me))
+        };
+        let waiters = std::mem::take(&mut self.conns.slab[token.0].waiters);
+        let waiters: Vec<Tag> = waiters
+            .into_iter()
+            .filter(|t| live(t, &self.conns.slab))
+            .collect();
+        let conn = &mut self.conns.slab[token.0];
+        conn.waiters = waiters;
+        conn.out.has_marks() || !conn.waiters.is_empty()
+    }
+
+    /// Drops the arrivals that can no longer be evicted, so the list stays
+    /// about as long as the number of connections.
+    fn forget_stale_arrivals(&mut self) {
+        if self.arrivals.len() <= 2 * self.conns.slab.len() + 1024 {
+            return;
+        }
+        let (slab, hub) = (&self.conns.slab, &self.hub);
+        self.arrivals.retain(|&(token, serial)| {
+            slab.get(token.0).is_some_and(|c| c.serial == serial) && hub.name(token).is_none()
+        });
+    }
+
+    /// After a burst (a LIST attack, a flood), the allocator keeps the
+    /// freed memory for reuse; hand it back to the system once the total
+    /// has fallen far below its peak, so the server's resident size comes
+    /// down again.
+    fn give_memory_back(&mut self) {
+        const WORTH_IT: usize = 32 << 20;
+        if self.conns.total_peak < WORTH_IT || self.conns.total > self.conns.total_peak / 4 {
+            return;
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free heap pages to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        self.conns.total_peak = self.conns.total;
+    }
+
     // ----- reading ---------------------------------------------------------
+
+    /// A readiness event for `token`: reads it, at most once a turn.
+    fn serve(&mut self, token: Token, hup: bool) {
+        let (turn, out_of_work) = (self.conns.turn, self.conns.out_of_work(token));
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        if conn.served_turn == turn || out_of_work {
+            // Once a turn, whatever the events say; the rest next turn.
+            self.schedule(token);
+            return;
+        }
+        conn.served_turn = turn;
+        self.read(token, hup);
+    }
 
     /// Reads what `token` has sent, until the socket is empty or the
     /// connection has had its share of this turn.
@@ -530,41 +864,51 @@ impl Server {
         }
         let mut buf = std::mem::take(&mut self.read_buf);
         let mut budget = READ_BUDGET;
-        while let Some(conn) = self.conns.open_mut(token) {
-            if !conn.is_listening() {
-                // Waiting for a receipt, or the peer has said all it will:
-                // leave its input in the kernel until we can act on it.
-                break;
+        let now = self.conns.now;
+        let fd = self.conns.slab.get(token.0).map_or(-1, |c| c.fd);
+        let stopped = loop {
+            let Some(conn) = self.conns.open_mut(token) else {
+                break "closing";
+            };
+            if !conn.may_read() {
+                // Frames wait to be handled, a receipt or a backlog holds
+                // it, or the peer has said all it will: leave its input in
+                // the kernel until we can act on it.
+                break "waiting";
             }
             if budget == 0 {
                 // Fairness: come back next turn (the poll will not wait).
-                self.backlog.push(token);
-                break;
+                self.schedule(token);
+                break "budget";
             }
             let want = buf.len().min(budget);
             match conn.socket.read(&mut buf[..want]) {
                 Ok(0) => {
                     self.on_eof(token);
-                    break;
+                    break "end of input";
                 }
                 Ok(n) => {
                     budget -= n;
-                    conn.last_input = Instant::now();
+                    conn.last_input = now;
                     self.on_bytes(token, &mut buf[..n]);
                     if n < want && !until_would_block {
-                        break;
+                        break "short read";
                     }
                 }
                 // The socket is empty: the OS will tell us when there is more.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break "would block",
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     info!("Client ({}): read failed: {e}", conn.fd);
                     self.conns.close(token, Close::Failed);
-                    break;
+                    break "error";
                 }
             }
-        }
+        };
+        trace!(
+            "Client ({fd}): read {} bytes, stopped: {stopped}",
+            READ_BUDGET - budget
+        );
         self.read_buf = buf;
     }
 
@@ -576,7 +920,9 @@ impl Server {
         let n = conn.session.decode(data, &mut self.reply);
         let mut partial = std::mem::take(&mut conn.partial);
         if !self.reply.is_empty() {
-            self.conns.queue(token, &self.reply);
+            let reply = std::mem::take(&mut self.reply);
+            self.conns.queue(token, &reply, true);
+            self.reply = reply;
         }
         let data = &data[..n];
         if partial.is_empty() {
@@ -594,49 +940,72 @@ impl Server {
                 partial = Vec::new();
             }
             conn.partial = partial;
+            self.conns.account(token);
         }
+        self.enforce_budget();
     }
 
-    /// Handles every complete frame in `input`; returns how much of it was
-    /// used. What is left is the start of a frame still arriving.
+    /// Handles every complete frame in `input` that it may handle now;
+    /// returns how much of it was used. What is left is kept: the start of
+    /// a frame still arriving, or frames that must wait.
     ///
     /// A connection waiting for a receipt stops here: its next request
     /// would otherwise be answered before the one still in flight, and the
     /// line protocols have no way to match answers to requests but order.
+    /// So does one held back by a recipient's backlog, and one that has
+    /// had its share of this turn's work.
     fn on_frames(&mut self, token: Token, input: &[u8]) -> usize {
         let mut pos = 0;
-        while let Some(conn) = self.conns.open_mut(token) {
-            if conn.awaiting > 0 {
+        loop {
+            let out_of_work = self.conns.out_of_work(token);
+            let Some(conn) = self.conns.open_mut(token) else {
+                // Closed by one of its own frames (QUIT): the rest is not read.
+                return input.len();
+            };
+            if !conn.may_handle() || out_of_work {
+                conn.has_kept = pos < input.len();
+                if out_of_work && conn.may_handle() {
+                    self.schedule(token);
+                }
                 return pos;
             }
             let (used, frame) = conn.session.next_frame(&input[pos..]);
             pos += used;
             match frame {
                 Some(frame) => self.on_frame(token, frame),
-                None => return pos,
+                None => {
+                    conn.has_kept = false;
+                    return pos;
+                }
             }
         }
-        // Closed by one of its own frames (QUIT): the rest is not read.
-        input.len()
     }
 
-    /// Handles the frames a connection kept while it waited, then reads on.
+    /// Handles the frames a connection kept, then reads on.
     fn resume(&mut self, token: Token) {
+        let turn = self.conns.turn;
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        if conn.served_turn == turn {
+            self.schedule(token);
+            return;
+        }
+        conn.served_turn = turn;
         if self.handle_kept(token) {
             // No event told us how much is there: read until it says.
             self.read(token, true);
         }
     }
 
-    /// Handles the complete frames kept in `partial` (they were held while
-    /// a receipt was awaited). Returns whether the connection may go on
-    /// reading: not if it is waiting again, closing, or the peer has closed
-    /// (then its end is dealt with here).
+    /// Handles the complete frames kept in `partial`. Returns whether the
+    /// connection may go on reading: not if it must wait again, is
+    /// closing, or the peer has closed (then its end is dealt with here).
     fn handle_kept(&mut self, token: Token) -> bool {
         let Some(conn) = self.conns.open_mut(token) else {
             return false;
         };
-        if conn.awaiting > 0 {
+        if !conn.may_handle() {
             return false;
         }
         let mut partial = std::mem::take(&mut conn.partial);
@@ -646,7 +1015,11 @@ impl Server {
             return false;
         };
         conn.partial = partial;
-        if conn.awaiting > 0 {
+        self.conns.account(token);
+        let Some(conn) = self.conns.open_mut(token) else {
+            return false;
+        };
+        if !conn.may_handle() || conn.has_kept {
             return false;
         }
         if conn.read_closed {
@@ -657,9 +1030,9 @@ impl Server {
     }
 
     /// The peer closed its side. What it sent before still counts: frames
-    /// kept while a receipt was awaited, then a last unterminated one. The
-    /// connection is closed once everything it asked for is answered and
-    /// written (a client may half-close and still read).
+    /// kept while it waited, then a last unterminated one. The connection
+    /// is closed once everything it asked for is answered and written (a
+    /// client may half-close and still read).
     fn on_eof(&mut self, token: Token) {
         let Some(conn) = self.conns.open_mut(token) else {
             return;
@@ -677,6 +1050,7 @@ impl Server {
         if let Some(frame) = conn.session.finish(&partial) {
             self.on_frame(token, frame);
         }
+        self.conns.account(token);
         self.close_if_finished(token);
     }
 
@@ -696,8 +1070,14 @@ impl Server {
         };
         self.reply.clear();
         let action = conn.session.on_frame(frame, me, &mut self.reply);
+        self.sender = Some(token);
         if !self.reply.is_empty() {
-            self.conns.queue(token, &self.reply);
+            let reply = std::mem::take(&mut self.reply);
+            self.conns.charge(token, reply.len());
+            if self.conns.queue(token, &reply, true) {
+                self.hold_if_backed_up(token);
+            }
+            self.reply = reply;
         }
         match action {
             Action::Done(After::Keep) => {}
@@ -707,6 +1087,7 @@ impl Server {
                 self.deliver();
             }
         }
+        self.sender = None;
     }
 
     // ----- delivering ------------------------------------------------------
@@ -723,6 +1104,7 @@ impl Server {
         let mut outbox = outbox;
         outbox.clear();
         self.outbox = outbox;
+        self.enforce_budget();
     }
 
     fn deliver_to(&mut self, token: Token, event: &Event, alone: bool) {
@@ -758,9 +1140,16 @@ impl Server {
             }
         };
         let (_, bytes, after) = &self.rendered[index];
-        let queued = bytes.is_empty() || self.conns.queue(token, bytes);
+        let own = self.sender == Some(token);
+        if let Some(sender) = self.sender {
+            self.conns.charge(sender, bytes.len() + DELIVERY_COST);
+        }
+        let queued = bytes.is_empty() || self.conns.queue(token, bytes, own);
         if *after == After::Close {
             self.conns.close(token, Close::Goodbye);
+        }
+        if queued {
+            self.hold_if_backed_up(token);
         }
         if let Some(sender) = receipt {
             let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
@@ -780,6 +1169,75 @@ impl Server {
         }
     }
 
+    /// Back-pressure: if `recipient` now has more waiting than its high
+    /// water mark, the sender of the request being handled stops being
+    /// read until the recipient drains (or is cut off). Only a sender that
+    /// has done much lately, or one filling its own queue with replies it
+    /// does not read, is held: someone who typed one line is not.
+    fn hold_if_backed_up(&mut self, recipient: Token) {
+        let Some(sender) = self.sender else {
+            return;
+        };
+        let high_water = self.conns.high_water();
+        let Some(r) = self.conns.open_mut(recipient) else {
+            return;
+        };
+        if r.out.pending() <= high_water {
+            return;
+        }
+        let r_tag = r.tag(recipient);
+        let Some(s) = self.conns.open_mut(sender) else {
+            return;
+        };
+        if s.held_by.is_some() || (sender != recipient && s.recent_work < HOLD_MIN_WORK) {
+            return;
+        }
+        s.held_by = Some(r_tag);
+        let s_tag = s.tag(sender);
+        self.conns.slab[recipient.0].waiters.push(s_tag);
+    }
+
+    /// Lets go the senders held behind `token`'s backlog.
+    fn wake_waiters(&mut self, token: Token) {
+        let Some(conn) = self.conns.slab.get_mut(token.0) else {
+            return;
+        };
+        let me = conn.tag(token);
+        for (w, serial) in std::mem::take(&mut conn.waiters) {
+            if let Some(waiter) = self.conns.slab.get_mut(w.0) {
+                if waiter.serial == serial && waiter.held_by == Some(me) {
+                    waiter.held_by = None;
+                    self.schedule(w);
+                }
+            }
+        }
+    }
+
+    /// Keeps the buffers of all connections within `--max-total-queue`:
+    /// while over it, the connection with the most unread bytes is cut off,
+    /// so one attacker's thousands of connections cannot take the machine's
+    /// memory, and the clients that read (holding little) are the last to
+    /// go.
+    fn enforce_budget(&mut self) {
+        while self.conns.total > self.conns.max_total {
+            let largest = self
+                .conns
+                .slab
+                .iter()
+                .filter(|(_, c)| c.closing.is_none())
+                .max_by_key(|(_, c)| c.unread())
+                .map(|(k, c)| (Token(k), c.fd, c.unread()));
+            let Some((token, fd, unread)) = largest else {
+                return;
+            };
+            warn!(
+                "Client ({fd}): Server over its {} byte budget; this client has {unread} bytes unread, the most. Disconnecting User.",
+                self.conns.max_total
+            );
+            self.conns.cut_off(token);
+        }
+    }
+
     /// Gives the sender of a message its receipt, unless it has gone (its
     /// token may belong to a new connection by now: `serial` tells), and
     /// lets it go on with its next request.
@@ -791,18 +1249,19 @@ impl Server {
             return;
         }
         conn.awaiting = conn.awaiting.saturating_sub(1);
-        if conn.awaiting == 0 {
-            self.backlog.push(sender);
-        }
+        let go_on = conn.may_handle();
         let protocol = conn.session.protocol();
         protocol.log_event(conn.fd, &event);
+        if go_on {
+            self.schedule(sender);
+        }
         let mut bytes = std::mem::take(&mut self.reply);
         bytes.clear();
         if protocol.render(&event, &mut bytes) == After::Close {
             self.conns.close(sender, Close::Goodbye);
         }
         if !bytes.is_empty() {
-            self.conns.queue(sender, &bytes);
+            self.conns.queue(sender, &bytes, true);
         }
         self.reply = bytes;
     }
@@ -822,6 +1281,7 @@ impl Server {
     /// Writes every connection that got output this turn: one `write` for
     /// all it got, however many messages that was.
     fn flush_dirty(&mut self) {
+        let (now, low_water) = (self.conns.now, self.conns.limit() / LOW_WATER_DIV);
         let mut i = 0;
         // Receipts can make more connections dirty while we go: the list
         // may grow under us, so walk it by index.
@@ -835,9 +1295,13 @@ impl Server {
             if conn.closing.is_some() {
                 continue;
             }
-            if let Err(e) = conn.out.write_to(&mut conn.socket) {
+            let written = conn.out.write_to(&mut conn.socket, now);
+            let drained = conn.out.pending() <= low_water && !conn.waiters.is_empty();
+            if let Err(e) = written {
                 info!("Client ({}): write failed: {e}", conn.fd);
                 self.conns.close(token, Close::Failed);
+            } else if drained {
+                self.wake_waiters(token);
             }
             self.take_receipts(token);
             self.close_if_finished(token);
@@ -870,6 +1334,7 @@ impl Server {
     /// makes sense, a FIN after it, and the hub told (which may notify
     /// others, e.g. a channel).
     fn close_pending(&mut self) {
+        let now = self.conns.now;
         while let Some(token) = self.conns.closing.pop() {
             let Some(conn) = self.conns.slab.get_mut(token.0) else {
                 continue;
@@ -877,12 +1342,21 @@ impl Server {
             let why = conn.closing.unwrap_or(Close::Failed);
             if matches!(why, Close::Goodbye | Close::PeerClosed) {
                 // Best effort, once: the last reply (why we hang up).
-                let _ = conn.out.write_to(&mut conn.socket);
+                let _ = conn.out.write_to(&mut conn.socket, now);
             }
             self.take_receipts(token);
+            self.wake_waiters(token);
+            self.conns.total -= self.conns.slab.get(token.0).map_or(0, |c| c.footprint);
             let Some(mut conn) = self.conns.slab.try_remove(token.0) else {
                 continue;
             };
+            let ip = conn.peer.ip().to_canonical();
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
             hang_up(&mut conn);
             if let Err(e) = self.poll.registry().deregister(&mut conn.socket) {
                 debug!("deregister fd {}: {e}", conn.fd);
@@ -897,15 +1371,21 @@ impl Server {
     // ----- shutting down ---------------------------------------------------
 
     fn on_signal(&mut self) {
-        let stop = self
-            .signals
-            .pending()
-            .any(|signal| signal == SIGINT || signal == SIGTERM);
-        if stop && self.shutdown_deadline.is_none() {
-            info!("Shutting down: no new connections; flushing queued output");
+        let mut stop = None;
+        for signal in self.signals.pending() {
+            match signal {
+                SIGUSR1 | SIGUSR2 => info!("Received signal {signal}: nothing to do; ignored"),
+                _ => stop = stop.or(Some(signal)),
+            }
+        }
+        if let (Some(signal), None) = (stop, self.shutdown_deadline) {
+            info!(
+                "Received signal {signal}. Shutting down: no new connections; flushing queued output"
+            );
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
             }
+            self.accept_more.clear();
             let flush_for = Duration::from_millis(SHUTDOWN_FLUSH_MS);
             self.shutdown_deadline = Some(Instant::now() + flush_for);
         }

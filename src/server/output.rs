@@ -16,7 +16,7 @@ use crate::limits::OUTBUF_KEEP;
 use mio::Token;
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Who to tell when a mark is reached: the sender's token and the serial
 /// number of its connection (a token is reused as soon as its connection
@@ -27,11 +27,7 @@ pub struct Receipt {
     pub serial: u64,
 }
 
-/// Appending would pass the connection's limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overflow;
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OutBuf {
     buf: Vec<u8>,
     /// `buf[..head]` has been written already.
@@ -39,10 +35,26 @@ pub struct OutBuf {
     /// Bytes ever written to the socket: marks are positions in this count,
     /// so they survive the buffer being compacted.
     written: u64,
-    /// (position, who to tell, when the mark was placed).
-    marks: VecDeque<(u64, Receipt, Instant)>,
-    /// Something was written since the last [`OutBuf::trim`].
-    busy: bool,
+    /// (position, who to tell).
+    marks: VecDeque<(u64, Receipt)>,
+    /// The most that waited at once since the last [`OutBuf::trim`].
+    peak: usize,
+    /// When the socket last took a byte, or output began to wait: how
+    /// long a client with output waiting has not been reading.
+    last_progress: Instant,
+}
+
+impl Default for OutBuf {
+    fn default() -> OutBuf {
+        OutBuf {
+            buf: Vec::new(),
+            head: 0,
+            written: 0,
+            marks: VecDeque::new(),
+            peak: 0,
+            last_progress: Instant::now(),
+        }
+    }
 }
 
 impl OutBuf {
@@ -55,27 +67,50 @@ impl OutBuf {
         self.pending() == 0
     }
 
-    /// Queues `bytes`, unless that would leave more than `limit` bytes
-    /// waiting; then nothing is queued.
-    pub fn push(&mut self, bytes: &[u8], limit: usize) -> Result<(), Overflow> {
-        if self.pending() + bytes.len() > limit {
-            return Err(Overflow);
+    /// Memory held, for the server's total budget.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Queues `bytes`. Limits are the caller's business: the connection's
+    /// limit is judged only after the socket has been offered what waits.
+    /// `now` is the loop turn's clock.
+    pub fn push(&mut self, bytes: &[u8], now: Instant) {
+        if self.is_empty() {
+            // Waiting starts now; a client is not "stuck" for the time it
+            // had nothing to read.
+            self.last_progress = now;
         }
         self.buf.extend_from_slice(bytes);
-        Ok(())
+        self.peak = self.peak.max(self.pending());
+    }
+
+    /// How long output has waited without the socket taking a byte; zero
+    /// when nothing waits.
+    pub fn stuck_for(&self, now: Instant) -> Duration {
+        if self.is_empty() {
+            Duration::ZERO
+        } else {
+            now.saturating_duration_since(self.last_progress)
+        }
     }
 
     /// Asks to be told (by [`OutBuf::reached`]) once everything queued so
     /// far has been written.
     pub fn mark(&mut self, receipt: Receipt) {
         let end = self.written + self.pending() as u64;
-        self.marks.push_back((end, receipt, Instant::now()));
+        self.marks.push_back((end, receipt));
+    }
+
+    /// Whether a sender waits on a mark not yet reached.
+    pub fn has_marks(&self) -> bool {
+        !self.marks.is_empty()
     }
 
     /// The next mark that has been written past, if any.
     pub fn reached(&mut self) -> Option<Receipt> {
         match self.marks.front() {
-            Some(&(end, receipt, _)) if end <= self.written => {
+            Some(&(end, receipt)) if end <= self.written => {
                 self.marks.pop_front();
                 Some(receipt)
             }
@@ -86,19 +121,21 @@ impl OutBuf {
     /// Takes the marks that will now never be reached (the connection is
     /// closing).
     pub fn abandon_marks(&mut self) -> impl Iterator<Item = Receipt> + '_ {
-        self.marks.drain(..).map(|(_, receipt, _)| receipt)
+        self.marks.drain(..).map(|(_, receipt)| receipt)
     }
 
-    /// When the oldest mark not yet reached was placed: how long a sender
-    /// has been waiting on this connection to read.
-    pub fn oldest_mark(&self) -> Option<Instant> {
-        self.marks.front().map(|&(_, _, placed)| placed)
+    /// Forgets what was queued and not written, giving its memory back (a
+    /// client cut off: nothing more will be written to it). Its marks stay,
+    /// never to be reached, until they are abandoned.
+    pub fn discard(&mut self) {
+        self.buf = Vec::new();
+        self.head = 0;
     }
 
     /// Writes until everything is out or the socket is full. Returns the
     /// number of bytes written; `WouldBlock` is not an error here, it just
     /// means the socket will tell us (a writable event) when it has room.
-    pub fn write_to<W: Write>(&mut self, socket: &mut W) -> io::Result<usize> {
+    pub fn write_to<W: Write>(&mut self, socket: &mut W, now: Instant) -> io::Result<usize> {
         let mut total = 0;
         while self.head < self.buf.len() {
             match socket.write(&self.buf[self.head..]) {
@@ -107,7 +144,7 @@ impl OutBuf {
                     self.head += n;
                     self.written += n as u64;
                     total += n;
-                    self.busy = true;
+                    self.last_progress = now;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -122,7 +159,7 @@ impl OutBuf {
     /// capacity: under load a connection gets about as much every turn, and
     /// growing the buffer from nothing each turn (reallocating, faulting in
     /// fresh pages) once cost a third of the server's time. `trim` gives
-    /// the memory back once the connection has gone quiet.
+    /// the memory back once the connection needs less.
     fn compact(&mut self) {
         if self.head == self.buf.len() {
             self.buf.clear();
@@ -135,14 +172,26 @@ impl OutBuf {
         }
     }
 
-    /// Called now and then (the loop's sweep): a buffer that has written
-    /// nothing since the last call and is empty gives back all but a
-    /// little of its memory, so a connection that had a burst and went
-    /// idle stays small.
+    /// Called now and then (the loop's sweep): gives back memory the
+    /// connection no longer needs. A buffer that held nothing since the
+    /// last call keeps at most [`OUTBUF_KEEP`]; one still in use keeps
+    /// about twice the most it held meanwhile, so a burst (a long LIST, a
+    /// flood) does not pin its memory on a connection that then only gets
+    /// a line now and then.
     pub fn trim(&mut self) {
-        if !std::mem::take(&mut self.busy) && self.is_empty() && self.buf.capacity() > OUTBUF_KEEP {
+        let pending = self.pending();
+        let peak = std::mem::replace(&mut self.peak, pending);
+        let keep = (2 * peak).max(OUTBUF_KEEP);
+        if self.buf.capacity() <= 2 * keep {
+            return;
+        }
+        if peak == 0 {
             self.buf = Vec::new();
             self.head = 0;
+        } else {
+            self.buf.drain(..self.head);
+            self.head = 0;
+            self.buf.shrink_to(keep);
         }
     }
 }
@@ -180,41 +229,56 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_refuses_what_would_pass_it_and_keeps_the_rest() {
+    fn stuck_counts_from_the_last_byte_taken_or_the_start_of_waiting() {
+        let t0 = Instant::now();
+        let later = |ms| t0 + Duration::from_millis(ms);
         let mut out = OutBuf::default();
-        assert_eq!(out.push(b"12345", 8), Ok(()));
-        assert_eq!(out.push(b"6789", 8), Err(Overflow));
-        assert_eq!(out.push(b"678", 8), Ok(()));
-        assert_eq!(out.pending(), 8);
+        assert_eq!(out.stuck_for(later(500)), Duration::ZERO, "nothing waits");
+        out.push(b"hello world", later(100));
+        assert_eq!(out.stuck_for(later(400)), Duration::from_millis(300));
+        let mut sock = Trickle {
+            taken: vec![],
+            room: 0,
+        };
+        out.write_to(&mut sock, later(400)).unwrap();
+        assert_eq!(out.stuck_for(later(500)), Duration::from_millis(400));
+        sock.room = 3;
+        out.write_to(&mut sock, later(600)).unwrap();
+        assert_eq!(out.stuck_for(later(700)), Duration::from_millis(100));
+        sock.room = 100;
+        out.write_to(&mut sock, later(800)).unwrap();
+        assert_eq!(out.stuck_for(later(900)), Duration::ZERO, "drained");
     }
 
     #[test]
     fn partial_writes_resume_where_they_stopped() {
+        let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(b"hello world", 100).unwrap();
+        out.push(b"hello world", now);
         let mut sock = Trickle {
             taken: vec![],
             room: 4,
         };
-        assert_eq!(out.write_to(&mut sock).unwrap(), 4);
+        assert_eq!(out.write_to(&mut sock, now).unwrap(), 4);
         assert_eq!(out.pending(), 7);
-        out.push(b"!", 100).unwrap();
+        out.push(b"!", now);
         sock.room = 100;
-        out.write_to(&mut sock).unwrap();
+        out.write_to(&mut sock, now).unwrap();
         assert_eq!(sock.taken, b"hello world!");
         assert!(out.is_empty());
     }
 
     #[test]
     fn a_drained_buffer_keeps_its_memory_until_trimmed_while_quiet() {
+        let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(&[b'x'; 100_000], 1 << 20).unwrap();
+        out.push(&[b'x'; 100_000], now);
         let mut sock = Trickle {
             taken: vec![],
             room: usize::MAX,
         };
         while !out.is_empty() {
-            out.write_to(&mut sock).unwrap();
+            out.write_to(&mut sock, now).unwrap();
         }
         let kept = out.buf.capacity();
         assert!(kept >= 100_000);
@@ -228,22 +292,50 @@ mod tests {
     }
 
     #[test]
-    fn marks_are_reached_only_when_written_past() {
+    fn a_buffer_that_had_a_burst_shrinks_to_what_it_now_needs() {
+        let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(b"first", 100).unwrap();
+        let mut sock = Trickle {
+            taken: vec![],
+            room: usize::MAX,
+        };
+        out.push(&vec![b'x'; 1 << 20], now);
+        while !out.is_empty() {
+            out.write_to(&mut sock, now).unwrap();
+        }
+        out.trim();
+        // Still busy, but with a line at a time: the burst's memory goes.
+        for _ in 0..3 {
+            out.push(b"a line\r\n", now);
+            out.write_to(&mut sock, now).unwrap();
+            out.trim();
+        }
+        assert!(
+            out.buf.capacity() <= 2 * OUTBUF_KEEP,
+            "{}",
+            out.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn marks_are_reached_only_when_written_past() {
+        let now = Instant::now();
+        let mut out = OutBuf::default();
+        out.push(b"first", now);
         out.mark(receipt(1));
-        out.push(b"second", 100).unwrap();
+        out.push(b"second", now);
         out.mark(receipt(2));
         let mut sock = Trickle {
             taken: vec![],
             room: 4,
         };
-        out.write_to(&mut sock).unwrap();
+        out.write_to(&mut sock, now).unwrap();
         assert_eq!(out.reached(), None);
         sock.room = 2;
-        out.write_to(&mut sock).unwrap();
+        out.write_to(&mut sock, now).unwrap();
         assert_eq!(out.reached(), Some(receipt(1)));
         assert_eq!(out.reached(), None);
+        assert!(out.has_marks());
         assert_eq!(out.abandon_marks().collect::<Vec<_>>(), vec![receipt(2)]);
     }
 }

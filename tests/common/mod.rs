@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_pollchat-server");
+
+/// The server binary the tests start: this build's, unless
+/// `POLLCHAT_SERVER` names another (to check that a new test fails against
+/// an older build, or to run the suite against a differently built one).
+pub fn server_bin() -> String {
+    std::env::var("POLLCHAT_SERVER").unwrap_or_else(|_| SERVER_BIN.to_string())
+}
 pub const CLIENT_BIN: &str = env!("CARGO_BIN_EXE_pollchat-client");
 
 /// The server's stderr, collected line by line by a thread so the server
@@ -51,7 +58,7 @@ impl Server {
     /// Starts the server with exactly `args`, after `configure` has had its
     /// say on the command (e.g. to lower a resource limit).
     pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Server {
-        let mut command = Command::new(SERVER_BIN);
+        let mut command = Command::new(server_bin());
         configure(&mut command);
         let mut child = command
             .args(args)
