@@ -16,6 +16,7 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
+use crate::text::split_word;
 use log::info;
 use std::rc::Rc;
 
@@ -84,14 +85,6 @@ pub fn strip(frame: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(0, |i| i + 1);
     &frame[..end]
-}
-
-/// Splits at the first space: `("/join", Some("168 tas"))`, `("/list", None)`.
-fn split_word(text: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match text.iter().position(|&b| b == b' ') {
-        Some(i) => (&text[..i], Some(&text[i + 1..])),
-        None => (text, None),
-    }
 }
 
 /// The spec sets no rules for names. Ours: the name frame with its padding

@@ -18,6 +18,7 @@ use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::{MAX_LINE, MAX_NAME};
+use crate::text::split_word;
 use log::info;
 
 // The replies, byte for byte (PROTOCOLS.md section 2).
@@ -45,14 +46,6 @@ const LOGGED_NAME: usize = MAX_NAME;
 /// parseable); PROTOCOLS.md narrows that to letters and digits.
 pub fn valid_name(name: &[u8]) -> bool {
     (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
-}
-
-/// Splits at the first space: `("SEND", Some("bob hi"))`, `("LIST", None)`.
-pub fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], Some(&line[i + 1..])),
-        None => (line, None),
-    }
 }
 
 /// A name as a status line shows it: lossy, and cut short if it is longer

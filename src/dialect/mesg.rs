@@ -12,6 +12,7 @@ use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::{MAX_LINE, MAX_NAME};
+use crate::text::split_word;
 use log::info;
 use std::io::Write;
 
@@ -45,14 +46,6 @@ fn already_registered(out: &mut Vec<u8>, name: &str, fd: i32) {
         out,
         "User Already Registered: Username ({name}), FD ({fd})\r\n"
     );
-}
-
-/// Splits at the first space: `("MESG", Some("bob hi"))`, `("LIST", None)`.
-fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], Some(&line[i + 1..])),
-        None => (line, None),
-    }
 }
 
 #[derive(Debug)]
