@@ -16,7 +16,7 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::text::split_word;
+use crate::text::{sanitize, split_word};
 use log::info;
 use std::rc::Rc;
 
@@ -54,6 +54,15 @@ pub fn put_frame(out: &mut Vec<u8>, parts: &[&[u8]]) {
     let len = cut_point(&out[start..], FRAME_LEN);
     out.truncate(start + len);
     out.resize(start + FRAME_LEN, b' ');
+}
+
+/// [`put_frame`] for a message that holds text a peer chose: the frame is
+/// sanitised in place (crate::text), so an LF cannot show the rest as a
+/// line of its own and no escape sequence reaches the terminal.
+fn put_relayed_frame(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    let start = out.len();
+    put_frame(out, parts);
+    sanitize(&mut out[start..]);
 }
 
 /// Where to cut `bytes` to keep at most `max`: at `max`, or earlier at the
@@ -194,7 +203,7 @@ impl Dialect for Session {
             _ => {
                 let word = String::from_utf8_lossy(command);
                 info!("Client ({fd}): Invalid Control Message ({word}). Discarding Message.");
-                put_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
+                put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
             }
         }
         Action::Done(After::Keep)
@@ -202,7 +211,7 @@ impl Dialect for Session {
 }
 
 fn no_such_channel(out: &mut Vec<u8>, name: &[u8]) {
-    put_frame(
+    put_relayed_frame(
         out,
         &[
             b"No channel named ",
@@ -252,7 +261,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         // A message from anyone, by any route (a channel, or a MESG or BCST
         // from another dialect), looks the same.
         Event::Message { from, text, .. } => {
-            put_frame(out, &[b"[", from.as_bytes(), b"] ", text]);
+            put_relayed_frame(out, &[b"[", from.as_bytes(), b"] ", text]);
         }
         Event::Channels(names) => put_channel_list(out, names),
         // Our wording: the assignment never runs out of channels.
@@ -523,6 +532,25 @@ mod tests {
             };
             assert_eq!(rendered(message), (padded(b"[Kay] Hi!"), After::Keep));
         }
+    }
+
+    #[test]
+    fn relayed_text_cannot_forge_a_line_or_drive_the_terminal() {
+        let message = Event::Message {
+            from: "Kay".into(),
+            text: b"hi\n[Bob] forged\x1b[2J\xc2\x9b\tcaf\xe9"
+                .as_slice()
+                .into(),
+            kind: Kind::Channel,
+            receipt: None,
+        };
+        let want = padded(b"[Kay] hi [Bob] forged [2J  \tcaf\xe9");
+        assert_eq!(rendered(message), (want, After::Keep));
+        let (reply, _) = frame(b"/x\x07y more", Some("a"));
+        assert_eq!(
+            strip(&reply),
+            [b"/x y", INVALID_CONTROL_SUFFIX.as_bytes()].concat()
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::{MAX_LINE, MAX_NAME};
-use crate::text::split_word;
+use crate::text::{push_relayed, split_word};
 use log::info;
 
 // The replies, byte for byte (PROTOCOLS.md section 2).
@@ -218,12 +218,13 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::Message { from, text, .. } => {
             out.extend_from_slice(DELIVERY.as_bytes());
             out.push(b' ');
-            out.extend_from_slice(from.as_bytes());
+            push_relayed(out, from.as_bytes());
             out.push(b' ');
-            // A `\n` would end the line early and turn the rest of the text
-            // into a message of its own. No hello or mesg line can hold one,
-            // but a channels frame can: it is shown as a space.
-            out.extend(text.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+            // A `\n` would end the line early and turn the rest into a
+            // message of its own, and so would a `\r` for a client that
+            // splits lines at either (Python's splitlines): both, and every
+            // other control but TAB, are shown as spaces (crate::text).
+            push_relayed(out, text);
             out.push(b'\n');
         }
         Event::UnknownRecipient { .. } | Event::Undelivered => line(out, BAD_DEST_USER),
@@ -527,14 +528,15 @@ mod tests {
             };
             assert_eq!(rendered(message).0, "DELIVERY bob  hi  there\n");
         }
-        // A channels frame can hold a newline; it must not split the line.
+        // A channels frame can hold a newline, and a hello line a CR: a
+        // client splitting at either must see one line. TAB stays.
         let message = Event::Message {
             from: "ana".into(),
-            text: b"two\nlines\r".as_slice().into(),
+            text: b"two\nlines\r\x1b[2J\tend".as_slice().into(),
             kind: Kind::Channel,
             receipt: None,
         };
-        assert_eq!(rendered(message).0, "DELIVERY ana two lines\r\n");
+        assert_eq!(rendered(message).0, "DELIVERY ana two lines  [2J\tend\n");
     }
 
     proptest! {

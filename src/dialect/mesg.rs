@@ -12,7 +12,7 @@ use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::{MAX_LINE, MAX_NAME};
-use crate::text::split_word;
+use crate::text::{push_relayed_telnet, split_word};
 use log::info;
 use std::io::Write;
 
@@ -136,7 +136,7 @@ impl Dialect for Session {
                                 })
                             }
                             // No registered name is anything but ASCII.
-                            Err(_) => unknown_recipient(reply, &to_text),
+                            Err(_) => unknown_recipient(reply, to_text.as_bytes()),
                         }
                     }
                     _ => {
@@ -162,8 +162,12 @@ impl Dialect for Session {
     }
 }
 
-fn unknown_recipient(out: &mut Vec<u8>, name: &str) {
-    let _ = write!(out, "Unknown Recipient ({name}). MESG Discarded.\r\n");
+/// The name is the one the client typed, echoed: sanitised like any text
+/// from a peer, so it cannot carry a line end, an escape or a telnet command.
+fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend_from_slice(b"Unknown Recipient (");
+    push_relayed_telnet(out, name);
+    out.extend_from_slice(b"). MESG Discarded.\r\n");
 }
 
 /// How a `mesg` client sees each hub event.
@@ -190,21 +194,15 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         }
         Event::Message { from, text, .. } => {
             out.extend_from_slice(b"FROM ");
-            out.extend_from_slice(from.as_bytes());
+            push_relayed_telnet(out, from.as_bytes());
             out.extend_from_slice(b": ");
-            // Text from a mesg client never holds a line end, but a sendto
-            // or channels user's may: as is, it would end our line early
-            // and let the rest pose as a server line. It becomes a space.
-            let start = out.len();
-            out.extend_from_slice(text);
-            for b in &mut out[start..] {
-                if *b == b'\r' || *b == b'\n' {
-                    *b = b' ';
-                }
-            }
+            // Another dialect's text may hold a line end (which would let
+            // the rest pose as a server line), an escape sequence, or 0xFF,
+            // which telnet reads as a command: see crate::text.
+            push_relayed_telnet(out, text);
             out.extend_from_slice(EOL);
         }
-        Event::UnknownRecipient { name } => unknown_recipient(out, name),
+        Event::UnknownRecipient { name } => unknown_recipient(out, name.as_bytes()),
         Event::Bye => return After::Close,
         // Channel notices and receipts have no form in this protocol.
         Event::Unregistered
@@ -393,6 +391,27 @@ mod tests {
             receipt: None,
         };
         assert_eq!(rendered(forged).0, "FROM s: hi  FROM admin: forged\r\n");
+    }
+
+    #[test]
+    fn relayed_text_cannot_drive_telnet_or_the_terminal() {
+        let message = Event::Message {
+            from: "s".into(),
+            text: b"\xff\xfa\x18\x1b]0;t\x07\ttab".as_slice().into(),
+            kind: Kind::Direct,
+            receipt: None,
+        };
+        let mut out = Vec::new();
+        render(&message, &mut out);
+        assert_eq!(out, b"FROM s: \xff\xff\xfa  ]0;t \ttab\r\n");
+        let mut out = Vec::new();
+        render(
+            &Event::UnknownRecipient {
+                name: "a\x1bb".into(),
+            },
+            &mut out,
+        );
+        assert_eq!(out, b"Unknown Recipient (a b). MESG Discarded.\r\n");
     }
 
     #[test]

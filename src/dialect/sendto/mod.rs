@@ -155,10 +155,12 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::Users(users) => packet::put_list(out, users.iter().map(|u| &*u.name)),
         // From a user of any dialect, by any route (direct, broadcast,
         // channel). Other dialects' text need not be UTF-8, which a string
-        // here must be: bad bytes become U+FFFD, and the result is cut to
-        // what a u16 can count.
+        // here must be: bad bytes become U+FFFD. Controls but TAB become
+        // spaces (crate::text): the client prints the text as it is. The
+        // result is cut to what a u16 can count.
         Event::Message { from, text, .. } => {
             let text = String::from_utf8_lossy(text);
+            let text = crate::text::relayed_str(&text);
             packet::put_message(out, from, packet::truncate(&text, packet::MAX_STRING));
         }
         Event::Bye => return After::Close,
@@ -402,6 +404,24 @@ mod tests {
             Ok(ServerPacket::Sendto {
                 from: "tel",
                 text: "caf\u{fffd}"
+            })
+        );
+    }
+
+    #[test]
+    fn relayed_text_has_no_controls_but_tab() {
+        let message = Event::Message {
+            from: "ch".into(),
+            text: b"a\nb\x1b[2J\tc\xc2\x9b".as_slice().into(),
+            kind: Kind::Channel,
+            receipt: None,
+        };
+        let (bytes, _) = rendered(message);
+        assert_eq!(
+            ServerPacket::decode(&bytes),
+            Ok(ServerPacket::Sendto {
+                from: "ch",
+                text: "a b [2J\tc  "
             })
         );
     }
