@@ -5,6 +5,8 @@
 mod common;
 use common::*;
 use pollchat::dialect::sendto::packet::{ClientPacket, ServerPacket, Status};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 fn start_all() -> Server {
     Server::start_raw(&[
@@ -217,5 +219,63 @@ fn echoed_names_and_words_are_sanitised() {
     channels_expect(
         &mut c,
         b"/x [2J  is not a valid control message. Valid messages are /create, /list, and /join.",
+    );
+}
+
+/// Names are shared by every dialect: one with a space could forge a
+/// `<name> has joined` notice, a comma would split `hello`'s `LIST-OK`,
+/// and a non-ASCII one can be invisible or pass for another.
+#[test]
+fn names_another_dialect_could_not_show_are_refused() {
+    let server = start_all();
+    let mut s = Client::connect(server.addr_of("sendto"));
+    for bad in ["a,b", "zoë", "a!b", "x has", "\u{202e}evil"] {
+        sendto_send(&mut s, ClientPacket::Login { name: bad });
+        sendto_expect(&mut s, ServerPacket::Response(Status::Malformed));
+    }
+    for bad in [
+        &b"Ana Lu"[..],
+        b"a,b",
+        "zoë".as_bytes(),
+        b"/list",
+        b"x has left",
+    ] {
+        let mut c = Client::connect(server.addr_of("channels"));
+        c.send(&frame(bad));
+        c.expect_closed();
+    }
+    let _ok = sendto_login(&server, "s-1.x_y");
+    let _ok2 = channels_in(&server, "c-2.x_y", "room", true);
+    let mut h = hello_login(&server, "h");
+    hello_send(&mut h, b"LIST");
+    hello_expect(&mut h, "LIST-OK s-1.x_y,c-2.x_y,h");
+}
+
+/// The sendto client checks a name by the server's rule before sending it,
+/// so it never sends a LOGIN the server calls malformed.
+#[test]
+fn the_sendto_client_refuses_names_the_server_would() {
+    let server = start_all();
+    let addr = server.addr_of("sendto");
+    let mut child = Command::new(CLIENT_BIN)
+        .args(["sendto", &addr.ip().to_string(), &addr.port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pollchat-client");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all("login zoë\nlogin a,b\nsendto a,b hi\nlogin ok\nlist\n".as_bytes())
+        .unwrap();
+    drop(stdin);
+    // At the end of its input the client exits once it has its replies.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let out = rx.recv_timeout(TIMEOUT).expect("the client did not exit");
+    let out = out.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Bad username\nBad username\nBad username\nSuccess\nok\n"
     );
 }

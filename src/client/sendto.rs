@@ -47,8 +47,9 @@ fn words(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     s.split(is_space).filter(|w| !w.is_empty())
 }
 
-/// A user name as typed: the server's rule (1 to 20 bytes, no whitespace,
-/// UTF-8), checked here so no name the server would call malformed is sent.
+/// A user name as typed: the server's rule (1 to 20 ASCII letters, digits,
+/// `-`, `_` or `.`), checked here so no name the server would call
+/// malformed is sent.
 fn username(word: &[u8]) -> Result<&str, &'static str> {
     std::str::from_utf8(word)
         .ok()
@@ -264,6 +265,9 @@ mod tests {
             "login John Doe",
             "login abcdefghijklmnopqrstu",
             "login ééééééééééé",
+            "login zoë",
+            "login a,b",
+            "login a!",
             "sendto",
             "sendto JohnHello",
             "sendto John",

@@ -97,14 +97,17 @@ pub fn strip(frame: &[u8]) -> &[u8] {
 }
 
 /// The spec sets no rules for names. Ours: the name frame with its padding
-/// and any leading whitespace removed, valid UTF-8, not empty, and without
-/// control characters, because names are shared with the line-based
-/// dialects, where a newline in a name would forge a line.
+/// and any leading whitespace removed, 1 to 32 ASCII letters, digits, `-`,
+/// `_` or `.` (crate::text). Names are shared with every dialect: a space
+/// could forge a `<name> has joined` notice, a comma split `hello`'s
+/// `LIST-OK`, a newline a line.
 fn parse_name(text: &[u8]) -> Option<&str> {
     let text = text.trim_ascii_start();
-    let name = std::str::from_utf8(text).ok()?;
-    let valid = !name.is_empty() && !name.chars().any(char::is_control);
-    valid.then_some(name)
+    if !crate::text::is_channels_name(text) {
+        return None;
+    }
+    // ASCII only, so this cannot fail.
+    std::str::from_utf8(text).ok()
 }
 
 #[derive(Debug)]
@@ -409,20 +412,33 @@ mod tests {
     fn the_first_frame_is_the_name() {
         assert_eq!(request(b"alice", None), Request::Register { name: "alice" });
         assert_eq!(
-            request(b"  Ana Lu\n", None),
-            Request::Register { name: "Ana Lu" }
+            request(b"  Ana.Lu-2_x\n", None),
+            Request::Register { name: "Ana.Lu-2_x" }
         );
+        let longest = "a".repeat(32);
         assert_eq!(
-            request("Zoë".as_bytes(), None),
-            Request::Register { name: "Zoë" }
+            request(longest.as_bytes(), None),
+            Request::Register {
+                name: &*longest.leak()
+            }
         );
-        // It is a name even when it looks like a command.
-        assert_eq!(request(b"/list", None), Request::Register { name: "/list" });
     }
 
     #[test]
     fn a_blank_or_unprintable_name_hangs_up_without_a_word() {
-        for bad in [&b""[..], b"   ", b"\xff\xfe", b"a\x07b", b"a\nb"] {
+        let long = [b'a'; 33];
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"\xff\xfe",
+            b"a\x07b",
+            b"a\nb",
+            b"Ana Lu",
+            b"a,b",
+            "Zo\u{eb}".as_bytes(),
+            b"/list",
+            &long,
+        ] {
             let (reply, action) = frame(bad, None);
             assert_eq!(
                 (reply, action),

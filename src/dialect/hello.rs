@@ -43,10 +43,9 @@ const LOGGED_NAME: usize = MAX_NAME;
 
 /// Names are 1 to 32 ASCII letters and digits, case-sensitive: the
 /// assignment forbids spaces and commas (UR1, UR2, which keep `LIST-OK`
-/// parseable); PROTOCOLS.md narrows that to letters and digits.
-pub fn valid_name(name: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
-}
+/// parseable); PROTOCOLS.md narrows that to letters and digits. Every
+/// dialect's rule is in crate::text.
+pub use crate::text::is_plain_name as valid_name;
 
 /// A name as a status line shows it: lossy, and cut short if it is longer
 /// than any real name.

@@ -11,7 +11,7 @@ use crate::framing::line::LineFramer;
 use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::limits::{MAX_LINE, MAX_NAME};
+use crate::limits::MAX_LINE;
 use crate::text::{push_relayed_telnet, split_word};
 use log::info;
 use std::io::Write;
@@ -30,10 +30,9 @@ pub const LIST_HEADER: &str = "USERNAME\tFD";
 
 const EOL: &[u8] = b"\r\n";
 
-/// Names are 1 to 32 ASCII letters and digits, case-sensitive.
-pub fn valid_name(name: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
-}
+/// Names are 1 to 32 ASCII letters and digits, case-sensitive (the rules
+/// of every dialect are in crate::text).
+pub use crate::text::is_plain_name as valid_name;
 
 fn line(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());

@@ -95,7 +95,10 @@ impl Dialect for Session {
                 if packet::valid_name(name) {
                     Action::Request(Request::Register { name })
                 } else {
-                    malformed(reply, &"the name is not 1 to 20 bytes without whitespace")
+                    malformed(
+                        reply,
+                        &"the name is not 1 to 20 ASCII letters, digits, '-', '_' or '.'",
+                    )
                 }
             }
             Ok(ClientPacket::List) => {
