@@ -209,6 +209,15 @@ pub fn is_channels_name(name: &[u8]) -> bool {
     (1..=MAX_NAME).contains(&name.len()) && name.iter().all(is_name_byte)
 }
 
+/// Whether `text` holds a control character of any kind: C0 (TAB
+/// included), DEL, or a UTF-8-encoded C1.
+pub fn has_control(text: &[u8]) -> bool {
+    text.iter().any(|&b| b < 0x20 || b == 0x7F)
+        || text
+            .windows(2)
+            .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
+}
+
 /// A channel name: printable ASCII (spaces included), not empty. `/list`
 /// joins names with `\n` and notices print them, so nothing else is safe.
 pub fn is_channel_name(name: &[u8]) -> bool {
@@ -336,6 +345,8 @@ mod tests {
         ] {
             assert!(!is_sendto_name(bad) && !is_channels_name(bad), "{bad:?}");
         }
+        assert!(has_control(b"a\tb") && has_control(b"\x7f") && has_control(b"a\xc2\x9b"));
+        assert!(!has_control(b"caf\xe9 \xc2\xa0 \xff"));
         assert!(is_channel_name(b"168 tas") && is_channel_name(b" ~!"));
         for bad in [
             &b""[..],

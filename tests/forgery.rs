@@ -56,6 +56,8 @@ fn channels_expect(c: &mut Client, want: &[u8]) {
 }
 
 const JOIN_REQUIRES: &[u8] = b"/join command must be followed by the name of a channel to join.";
+const CREATE_REQUIRES: &[u8] =
+    b"/create command must be followed by the name of a channel to create";
 
 /// A channels barrier: a bare `/join` is answered with one frame and
 /// changes nothing, so once it is read nothing else was sent before it.
@@ -220,6 +222,37 @@ fn echoed_names_and_words_are_sanitised() {
         &mut c,
         b"/x [2J  is not a valid control message. Valid messages are /create, /list, and /join.",
     );
+}
+
+/// A channel name is printable ASCII: `/list` joins names with LF, so a
+/// name with one would show as two channels.
+#[test]
+fn a_channel_name_cannot_hold_a_control_character() {
+    let server = start_all();
+    let mut c = channels_in(&server, "c", "real", true);
+    for bad in [
+        &b"/create real\nfake-room"[..],
+        b"/create bell\x07",
+        b"/create tab\there",
+        b"/create zo\xc3\xab",
+        b"/create caf\xe9",
+    ] {
+        c.send(&frame(bad));
+        channels_expect(&mut c, CREATE_REQUIRES);
+    }
+    c.send(&frame(b"/join real\nfake-room"));
+    channels_expect(&mut c, JOIN_REQUIRES);
+    c.send(&frame(b"/join esc\x1b[2J"));
+    channels_expect(&mut c, JOIN_REQUIRES);
+    // Any other name that names no channel is just that.
+    c.send(&frame("/join zoë".as_bytes()));
+    channels_expect(
+        &mut c,
+        "No channel named zoë exists. Try '/create zoë'?".as_bytes(),
+    );
+    c.send(&frame(b"/list"));
+    channels_expect(&mut c, b"real");
+    channels_barrier(&mut c);
 }
 
 /// Names are shared by every dialect: one with a space could forge a

@@ -16,7 +16,7 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::text::{sanitize, split_word};
+use crate::text::{has_control, is_channel_name, sanitize, split_word};
 use log::info;
 use std::rc::Rc;
 
@@ -174,24 +174,34 @@ impl Dialect for Session {
         // present is never empty; the filter keeps that true regardless.
         let (command, arg) = split_word(text);
         let arg = arg.filter(|a| !a.is_empty());
-        // Hub names are strings. Bytes that are not UTF-8 name no channel
+        // Channel names are printable ASCII (crate::text): `/list` joins
+        // them with `\n` and notices print them, so a name with a control
+        // character would forge a line. Anything else names no channel
         // that exists, and cannot name one to create.
-        let channel = arg.map(|a| (a, std::str::from_utf8(a).ok()));
+        let channel = arg.map(|a| (a, channel_name(a)));
         match (command, channel) {
             (b"/create", Some((_, Some(name)))) => {
                 info!("Client ({fd}): /create {name}");
                 return Action::Request(Request::CreateChannel { name });
             }
-            (b"/create", _) => {
+            (b"/create", None) => {
                 info!("Client ({fd}): /create without a channel. Discarding Message.");
+                put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
+            }
+            (b"/create", Some((_, None))) => {
+                info!("Client ({fd}): /create with a name that is not printable ASCII. Discarding Message.");
                 put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
             }
             (b"/join", Some((_, Some(name)))) => {
                 info!("Client ({fd}): /join {name}");
                 return Action::Request(Request::JoinChannel { name });
             }
+            (b"/join", Some((raw, None))) if has_control(raw) => {
+                info!("Client ({fd}): /join with a control character. Discarding Message.");
+                put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
+            }
             (b"/join", Some((raw, None))) => {
-                info!("Client ({fd}): /join to a name that is not UTF-8. Discarding Message.");
+                info!("Client ({fd}): /join to a name that is not printable ASCII. Discarding Message.");
                 no_such_channel(reply, raw);
             }
             (b"/join", None) => {
@@ -211,6 +221,15 @@ impl Dialect for Session {
         }
         Action::Done(After::Keep)
     }
+}
+
+/// `name` as a hub channel name, if it may be one.
+fn channel_name(name: &[u8]) -> Option<&str> {
+    if !is_channel_name(name) {
+        return None;
+    }
+    // Printable ASCII only, so this cannot fail.
+    std::str::from_utf8(name).ok()
 }
 
 fn no_such_channel(out: &mut Vec<u8>, name: &[u8]) {
@@ -500,6 +519,44 @@ mod tests {
         assert_eq!(
             reply,
             padded(b"No channel named \xff exists. Try '/create \xff'?")
+        );
+    }
+
+    #[test]
+    fn a_channel_name_is_printable_ascii() {
+        for bad in [
+            &b"/create a\nb"[..],
+            b"/create a\tb",
+            b"/create \x1b[2J",
+            b"/create zo\xc3\xab",
+            b"/create a\xc2\x9b",
+        ] {
+            let (reply, action) = frame(bad, Some("a"));
+            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(
+                reply,
+                padded(CREATE_REQUIRES_ARGUMENT.as_bytes()),
+                "{bad:?}"
+            );
+        }
+        for bad in [
+            &b"/join a\nb"[..],
+            b"/join a\tb",
+            b"/join a\x7f",
+            b"/join a\xc2\x85",
+        ] {
+            let (reply, action) = frame(bad, Some("a"));
+            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(reply, padded(JOIN_REQUIRES_ARGUMENT.as_bytes()), "{bad:?}");
+        }
+        let (reply, _) = frame("/join zoë".as_bytes(), Some("a"));
+        assert_eq!(
+            reply,
+            padded("No channel named zoë exists. Try '/create zoë'?".as_bytes())
+        );
+        assert_eq!(
+            request(b"/create  ~!x", Some("a")),
+            Request::CreateChannel { name: " ~!x" }
         );
     }
 
