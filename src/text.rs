@@ -131,19 +131,34 @@ pub const MAX_SHOWN: usize = 40;
 
 /// Peer-chosen text as a status line shows it: see [`shown`].
 #[derive(Debug, Clone, Copy)]
-pub struct Shown<'a>(&'a [u8]);
+pub struct Shown<'a> {
+    text: &'a [u8],
+    /// Characters shown at most before `...`.
+    max: usize,
+}
 
 /// `text` for a status line: at most [`MAX_SHOWN`] characters, then `...`;
 /// control characters and bytes that are not UTF-8 escaped. Formats
 /// straight into the log line, without allocating.
-pub fn shown(text: &(impl AsRef<[u8]> + ?Sized)) -> Shown<'_> {
-    Shown(text.as_ref())
+pub fn shown(text: &[u8]) -> Shown<'_> {
+    Shown {
+        text,
+        max: MAX_SHOWN,
+    }
+}
+
+/// `text` escaped as [`shown`] does, but never cut: for a whole log line.
+pub fn escaped(text: &[u8]) -> Shown<'_> {
+    Shown {
+        text,
+        max: usize::MAX,
+    }
 }
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut left = MAX_SHOWN;
-        for chunk in self.0.utf8_chunks() {
+        let mut left = self.max;
+        for chunk in self.text.utf8_chunks() {
             let valid = chunk.valid();
             // Runs of characters that need no escape are written whole.
             let mut run = 0;
@@ -294,21 +309,23 @@ mod tests {
 
     #[test]
     fn shown_escapes_and_cuts() {
-        assert_eq!(shown("al\x1b[2J").to_string(), "al\\x1b[2J");
+        assert_eq!(shown("al\x1b[2J".as_bytes()).to_string(), "al\\x1b[2J");
         assert_eq!(shown(b"a\nb\rc\td\\e").to_string(), "a\\nb\\rc\\td\\\\e");
         assert_eq!(shown(b"caf\xe9 \xff").to_string(), "caf\\xe9 \\xff");
-        assert_eq!(shown("zoë\u{9b}").to_string(), "zoë\\u{9b}");
-        assert_eq!(shown("").to_string(), "");
+        assert_eq!(shown("zoë\u{9b}".as_bytes()).to_string(), "zoë\\u{9b}");
+        assert_eq!(shown(b"").to_string(), "");
         let long = "x".repeat(100);
         assert_eq!(
-            shown(&long).to_string(),
+            shown(long.as_bytes()).to_string(),
             format!("{}...", "x".repeat(MAX_SHOWN))
         );
         let exact = "é".repeat(MAX_SHOWN);
-        assert_eq!(shown(&exact).to_string(), exact);
+        assert_eq!(shown(exact.as_bytes()).to_string(), exact);
         let over = format!("{exact}\u{7f}");
-        assert_eq!(shown(&over).to_string(), format!("{exact}..."));
+        assert_eq!(shown(over.as_bytes()).to_string(), format!("{exact}..."));
         // Characters, not bytes, are counted: escapes and bad bytes too.
+        assert_eq!(escaped(long.as_bytes()).to_string(), long);
+        assert_eq!(escaped(b"a\nb").to_string(), "a\\nb");
         let bad = [0xffu8; 50];
         assert_eq!(
             shown(&bad).to_string(),

@@ -255,6 +255,49 @@ fn a_channel_name_cannot_hold_a_control_character() {
     channels_barrier(&mut c);
 }
 
+/// Nothing a client sends can put a line of its own, or a control
+/// character, into the server's log.
+#[test]
+fn no_status_line_can_be_forged() {
+    let server = start_all();
+    let forged = "Client (9): Disconnecting User.";
+    let mut c = channels_in(&server, "c", "room", true);
+    for text in ["/create a\n", "/join a\n", "/x\n", "/create a\r"] {
+        c.send(&frame(format!("{text}{forged}").as_bytes()));
+        c.read_bytes(200);
+    }
+    let mut h = hello_login(&server, "h");
+    hello_send(&mut h, format!("SEND h\r{forged} hi").as_bytes());
+    hello_expect(&mut h, "BAD-DEST-USER");
+    let mut m = joined(server.addr_of("mesg"), "m");
+    m.send(b"MESG a\x1b[2J\x07b hi\r\nJOIN \x1b]0;x\x07\r\n");
+    m.read_line();
+    m.read_line();
+    let mut s = Client::connect(server.addr_of("sendto"));
+    sendto_send(
+        &mut s,
+        ClientPacket::Login {
+            name: &format!("a\n{forged}"),
+        },
+    );
+    sendto_expect(&mut s, ServerPacket::Response(Status::Malformed));
+    // Lines are logged in order: once this one is there, so are the rest.
+    m.send_line("PING");
+    m.expect_line("PONG");
+    server.wait_log_count("): PING", 1);
+    for line in server.log_lines() {
+        assert!(line != forged, "a forged status line: {line:?}");
+        assert!(
+            line.len() > 4 && line.as_bytes()[..4].iter().all(u8::is_ascii_digit),
+            "a line without a timestamp: {line:?}"
+        );
+        assert!(
+            !line.chars().any(char::is_control),
+            "a control character in {line:?}"
+        );
+    }
+}
+
 /// Names are shared by every dialect: one with a space could forge a
 /// `<name> has joined` notice, a comma would split `hello`'s `LIST-OK`,
 /// and a non-ASCII one can be invisible or pass for another.

@@ -16,7 +16,7 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::text::{has_control, is_channel_name, sanitize, split_word};
+use crate::text::{has_control, is_channel_name, sanitize, shown, split_word};
 use log::info;
 use std::rc::Rc;
 
@@ -149,7 +149,7 @@ impl Dialect for Session {
         if me.name.is_none() {
             return match parse_name(text) {
                 Some(name) => {
-                    info!("Client ({fd}): NAME {name}");
+                    info!("Client ({fd}): NAME {}", shown(name.as_bytes()));
                     Action::Request(Request::Register { name })
                 }
                 None => {
@@ -181,27 +181,30 @@ impl Dialect for Session {
         let channel = arg.map(|a| (a, channel_name(a)));
         match (command, channel) {
             (b"/create", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /create {name}");
+                info!("Client ({fd}): /create {}", shown(name.as_bytes()));
                 return Action::Request(Request::CreateChannel { name });
             }
             (b"/create", None) => {
                 info!("Client ({fd}): /create without a channel. Discarding Message.");
                 put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
             }
-            (b"/create", Some((_, None))) => {
-                info!("Client ({fd}): /create with a name that is not printable ASCII. Discarding Message.");
+            (b"/create", Some((raw, None))) => {
+                let raw = shown(raw);
+                info!("Client ({fd}): /create {raw}: not printable ASCII. Discarding Message.");
                 put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
             }
             (b"/join", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /join {name}");
+                info!("Client ({fd}): /join {}", shown(name.as_bytes()));
                 return Action::Request(Request::JoinChannel { name });
             }
             (b"/join", Some((raw, None))) if has_control(raw) => {
-                info!("Client ({fd}): /join with a control character. Discarding Message.");
+                let raw = shown(raw);
+                info!("Client ({fd}): /join {raw}: a control character. Discarding Message.");
                 put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
             }
             (b"/join", Some((raw, None))) => {
-                info!("Client ({fd}): /join to a name that is not printable ASCII. Discarding Message.");
+                let name = shown(raw);
+                info!("Client ({fd}): /join {name}: not printable ASCII. Discarding Message.");
                 no_such_channel(reply, raw);
             }
             (b"/join", None) => {
@@ -214,7 +217,7 @@ impl Dialect for Session {
                 return Action::Request(Request::ListChannels);
             }
             _ => {
-                let word = String::from_utf8_lossy(command);
+                let word = shown(command);
                 info!("Client ({fd}): Invalid Control Message ({word}). Discarding Message.");
                 put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
             }
@@ -324,18 +327,24 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Registered as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Registered as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Name ({name}) in use. Disconnecting User.")
         }
         Event::Full => info!("Client ({fd}): Server Full. Disconnecting User."),
         Event::ChannelExists { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Channel ({name}) exists. Discarding /create.")
         }
         Event::TooManyChannels { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Too many channels for ({name}). Discarding /create.")
         }
         Event::NoSuchChannel { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): No channel ({name}). Discarding /join.")
         }
         Event::NotInChannel => info!("Client ({fd}): Not in a channel. Discarding Message."),

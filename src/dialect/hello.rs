@@ -17,8 +17,8 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::limits::{MAX_LINE, MAX_NAME};
-use crate::text::{push_relayed, split_word};
+use crate::limits::MAX_LINE;
+use crate::text::{push_relayed, shown, split_word};
 use log::info;
 
 // The replies, byte for byte (PROTOCOLS.md section 2).
@@ -37,26 +37,11 @@ pub const HELLO_FROM: &str = "HELLO-FROM";
 pub const LIST: &str = "LIST";
 pub const SEND: &str = "SEND";
 
-/// Status lines show at most this much of a name the client made up, so a
-/// 4 KiB "name" does not become a 4 KiB log line.
-const LOGGED_NAME: usize = MAX_NAME;
-
 /// Names are 1 to 32 ASCII letters and digits, case-sensitive: the
 /// assignment forbids spaces and commas (UR1, UR2, which keep `LIST-OK`
 /// parseable); PROTOCOLS.md narrows that to letters and digits. Every
 /// dialect's rule is in crate::text.
 pub use crate::text::is_plain_name as valid_name;
-
-/// A name as a status line shows it: lossy, and cut short if it is longer
-/// than any real name.
-fn shown(name: &[u8]) -> String {
-    let cut = &name[..name.len().min(LOGGED_NAME)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
-    if name.len() > LOGGED_NAME {
-        text.push_str("...");
-    }
-    text
-}
 
 fn line(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
@@ -116,7 +101,7 @@ impl Dialect for Session {
             let name = body.unwrap_or_default();
             return match std::str::from_utf8(name) {
                 Ok(name) if valid_name(name.as_bytes()) => {
-                    info!("Client ({fd}): HELLO-FROM {name}");
+                    info!("Client ({fd}): HELLO-FROM {}", shown(name.as_bytes()));
                     Action::Request(Request::Register { name })
                 }
                 _ => {
@@ -246,14 +231,21 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Logged in as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Logged in as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
-            info!("Client ({fd}): Username ({name}) in use (IN-USE).")
+            info!(
+                "Client ({fd}): Username ({}) in use (IN-USE).",
+                shown(name.as_bytes())
+            )
         }
         Event::Full => info!("Client ({fd}): Server full (BUSY)."),
         Event::UnknownRecipient { name } => {
-            let name = shown(name.as_bytes());
-            info!("Client ({fd}): Unknown recipient ({name}) (BAD-DEST-USER).")
+            info!(
+                "Client ({fd}): Unknown recipient ({}) (BAD-DEST-USER).",
+                shown(name.as_bytes())
+            )
         }
         _ => {}
     }

@@ -12,7 +12,7 @@ use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::MAX_LINE;
-use crate::text::{push_relayed_telnet, split_word};
+use crate::text::{push_relayed_telnet, shown, split_word};
 use log::info;
 use std::io::Write;
 
@@ -99,7 +99,7 @@ impl Dialect for Session {
             }
             b"JOIN" => {
                 let name = rest.unwrap_or_default();
-                info!("Client ({fd}): JOIN {}", String::from_utf8_lossy(name));
+                info!("Client ({fd}): JOIN {}", shown(name));
                 if let Some(mine) = me.name {
                     info!("Client ({fd}): User Already Registered. Discarding JOIN.");
                     already_registered(reply, mine, fd);
@@ -124,8 +124,7 @@ impl Dialect for Session {
                 let (to, text) = split_word(rest.unwrap_or_default());
                 match text {
                     Some(text) if !to.is_empty() && !text.is_empty() => {
-                        let to_text = String::from_utf8_lossy(to);
-                        info!("Client ({fd}): MESG {to_text}");
+                        info!("Client ({fd}): MESG {}", shown(to));
                         match std::str::from_utf8(to) {
                             Ok(to) => {
                                 return Action::Request(Request::Direct {
@@ -135,7 +134,9 @@ impl Dialect for Session {
                                 })
                             }
                             // No registered name is anything but ASCII.
-                            Err(_) => unknown_recipient(reply, to_text.as_bytes()),
+                            Err(_) => {
+                                unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes())
+                            }
                         }
                     }
                     _ => {
@@ -221,13 +222,21 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Registered as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Registered as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
-            info!("Client ({fd}): Username ({name}) in use. Discarding JOIN.")
+            info!(
+                "Client ({fd}): Username ({}) in use. Discarding JOIN.",
+                shown(name.as_bytes())
+            )
         }
         Event::Full => info!("Client ({fd}): Database Full. Disconnecting User."),
         Event::UnknownRecipient { name } => {
-            info!("Unable to Locate Recipient ({name}) in Database. Discarding MESG.")
+            info!(
+                "Unable to Locate Recipient ({}) in Database. Discarding MESG.",
+                shown(name.as_bytes())
+            )
         }
         _ => {}
     }

@@ -17,19 +17,9 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
+use crate::text::shown;
 use log::info;
 use packet::{ClientPacket, Malformed, Status, MAX_BODY};
-
-/// Longest piece of a peer-chosen string (a recipient's name) put in a
-/// status line: status lines never carry a packet's full contents.
-const MAX_LOGGED: usize = 40;
-
-/// `s` as a status line shows it: control characters escaped, long names cut.
-fn shown(s: &str) -> String {
-    let cut = packet::truncate(s, MAX_LOGGED);
-    let more = if cut.len() < s.len() { "..." } else { "" };
-    format!("{}{more}", cut.escape_debug())
-}
 
 #[derive(Debug)]
 pub struct Session {
@@ -86,7 +76,7 @@ impl Dialect for Session {
             }
             Err(why) => malformed(reply, &why),
             Ok(ClientPacket::Login { name }) => {
-                info!("Client ({fd}): LOGIN {}", shown(name));
+                info!("Client ({fd}): LOGIN {}", shown(name.as_bytes()));
                 // A name against the rules is a packet no correct client
                 // sends (the client checks names before sending), which is
                 // what `2` means in the seed: "something wrong with your
@@ -108,7 +98,7 @@ impl Dialect for Session {
             Ok(ClientPacket::Sendto { to, text }) => {
                 info!(
                     "Client ({fd}): SENDTO to {} ({} bytes)",
-                    shown(to),
+                    shown(to.as_bytes()),
                     text.len()
                 );
                 // The recipient is not held to this dialect's name rules:
@@ -185,16 +175,18 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// fd, never a message's text.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Logged in as {}.", shown(name)),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Logged in as {}.", shown(name.as_bytes()))
+        }
         Event::AlreadyRegistered { name, .. } => {
             info!(
                 "Client ({fd}): Already logged in as {}. LOGIN failed.",
-                shown(name)
+                shown(name.as_bytes())
             )
         }
         Event::NameTaken { name, fd: holder } => info!(
             "Client ({fd}): Username ({}) in use by client ({holder}). LOGIN failed.",
-            shown(name)
+            shown(name.as_bytes())
         ),
         Event::Full => info!("Client ({fd}): Server full. LOGIN failed."),
         Event::Unregistered => info!("Client ({fd}): Logged out."),
@@ -202,7 +194,7 @@ pub fn log_event(fd: i32, event: &Event) {
         Event::UnknownRecipient { name } => {
             info!(
                 "Client ({fd}): Unknown recipient ({}). SENDTO failed.",
-                shown(name)
+                shown(name.as_bytes())
             )
         }
         _ => {}
@@ -440,12 +432,5 @@ mod tests {
             assert_eq!(rendered(event), (vec![], After::Keep));
         }
         assert_eq!(rendered(Event::Bye), (vec![], After::Close));
-    }
-
-    #[test]
-    fn status_lines_escape_and_cut_names() {
-        assert_eq!(shown("al\x1b[2J"), "al\\u{1b}[2J");
-        let long = "x".repeat(100);
-        assert_eq!(shown(&long), format!("{}...", "x".repeat(MAX_LOGGED)));
     }
 }
