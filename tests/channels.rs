@@ -220,6 +220,48 @@ fn list_is_nothing_when_empty_and_one_sorted_frame_otherwise() {
     expect(&mut bob, "168_tas\nAlpha\nzeta");
 }
 
+/// The channel names `/list` gives, read up to a barrier's answer.
+fn listed(c: &mut Client) -> Vec<String> {
+    send(c, "/list");
+    send(c, "/join");
+    let mut names = Vec::new();
+    loop {
+        let frame = c.read_bytes(FRAME);
+        let text = String::from_utf8(frame).unwrap();
+        let text = text.trim_end();
+        if text == JOIN_REQUIRES {
+            return names;
+        }
+        names.extend(text.split('\n').map(String::from));
+    }
+}
+
+#[test]
+fn at_the_limit_the_channel_empty_longest_makes_room() {
+    const MAX_CHANNELS: usize = 4096;
+    let server = start();
+    let mut filler = named(server.addr(), "filler");
+    // Each /create leaves the channel before it, which stays (channels
+    // outlive their members): c0000 to c4094 are empty, c0000 the longest.
+    let mut burst = Vec::new();
+    for i in 0..MAX_CHANNELS {
+        burst.extend(padded(format!("/create c{i:04}").as_bytes()));
+    }
+    filler.send(&burst);
+    barrier(&mut filler);
+    // Another user can still create one; the oldest empty channel made room.
+    let mut late = named(server.addr(), "late");
+    send(&mut late, "/create new");
+    barrier(&mut late);
+    let names = listed(&mut late);
+    assert_eq!(names.len(), MAX_CHANNELS);
+    assert!(
+        !names.contains(&"c0000".to_string()),
+        "c0000 is still there"
+    );
+    assert!(names.contains(&"c0001".to_string()) && names.contains(&"new".to_string()));
+}
+
 #[test]
 fn channel_text_reaches_the_other_members_only() {
     let server = start();
