@@ -120,7 +120,8 @@ pub enum Event {
     ChannelExists {
         name: Rc<str>,
     },
-    /// No more channels can be created ([`crate::limits::MAX_CHANNELS`]).
+    /// No more channels can be created: [`crate::limits::MAX_CHANNELS`]
+    /// exist and every one of them has members.
     TooManyChannels {
         name: Rc<str>,
     },
@@ -205,6 +206,14 @@ struct PoolCount {
     registered: usize,
 }
 
+/// One channel: its members in the order they entered, and, while it has
+/// none, when it became empty (its key in [`Hub::empty`]).
+#[derive(Debug, Default)]
+struct Channel {
+    members: Vec<Token>,
+    emptied: Option<u64>,
+}
+
 #[derive(Debug)]
 struct Member {
     fd: i32,
@@ -214,22 +223,54 @@ struct Member {
 }
 
 /// The shared state of one server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     /// Indexed by token: tokens are slab keys, so this stays dense.
     members: Vec<Option<Member>>,
     by_name: HashMap<Rc<str>, Token>,
     /// Registered tokens in registration order (LIST order, BCST order).
     order: Vec<Token>,
-    /// Channels by name (sorted, for `/list`), each with its members in
-    /// the order they entered. Channels are never destroyed.
-    channels: BTreeMap<Rc<str>, Vec<Token>>,
+    /// Channels by name (sorted, for `/list`). A channel outlives its
+    /// members; only a `/create` at the limit removes one, the one empty
+    /// longest.
+    channels: BTreeMap<Rc<str>, Channel>,
+    /// The empty channels, keyed by when they became empty (a counter):
+    /// the first is the one to remove. Keeps every step O(log n).
+    empty: BTreeMap<u64, Rc<str>>,
+    /// The next key for `empty`.
+    emptied_count: u64,
+    /// [`crate::limits::MAX_CHANNELS`]; smaller in tests.
+    max_channels: usize,
     pools: Vec<PoolCount>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            members: Vec::new(),
+            by_name: HashMap::new(),
+            order: Vec::new(),
+            channels: BTreeMap::new(),
+            empty: BTreeMap::new(),
+            emptied_count: 0,
+            max_channels: crate::limits::MAX_CHANNELS,
+            pools: Vec::new(),
+        }
+    }
 }
 
 impl Hub {
     pub fn new() -> Hub {
         Hub::default()
+    }
+
+    /// A hub that holds at most `max` channels, to reach the limit in tests.
+    #[cfg(test)]
+    fn with_max_channels(max: usize) -> Hub {
+        Hub {
+            max_channels: max,
+            ..Hub::default()
+        }
     }
 
     /// The name `token` is registered under, if any.
@@ -354,12 +395,13 @@ impl Hub {
                 if let Some((existing, _)) = self.channels.get_key_value(name) {
                     let name = existing.clone();
                     out.send(token, Event::ChannelExists { name });
-                } else if self.channels.len() >= crate::limits::MAX_CHANNELS {
+                } else if self.channels.len() >= self.max_channels && !self.remove_oldest_empty() {
+                    // Every channel has members: refused, and nothing changed.
                     let name = name.into();
                     out.send(token, Event::TooManyChannels { name });
                 } else {
                     let channel: Rc<str> = name.into();
-                    self.channels.insert(channel.clone(), Vec::new());
+                    self.channels.insert(channel.clone(), Channel::default());
                     self.enter(token, me, channel, out);
                 }
             }
@@ -373,8 +415,8 @@ impl Hub {
             (Request::Say { text }, Some(from)) => {
                 let channel = self.member(token).and_then(|m| m.channel.clone());
                 match channel.and_then(|c| self.channels.get(&c)) {
-                    Some(members) => {
-                        let others = members.iter().copied().filter(|&t| t != token);
+                    Some(channel) => {
+                        let others = channel.members.iter().copied().filter(|&t| t != token);
                         let event = Event::Message {
                             from,
                             text: text.into(),
@@ -439,25 +481,49 @@ impl Hub {
         self.order.retain(|&t| t != token);
     }
 
+    /// Removes the channel that has been empty longest, if any is empty.
+    fn remove_oldest_empty(&mut self) -> bool {
+        match self.empty.pop_first() {
+            Some((_, name)) => {
+                self.channels.remove(&name);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Moves `token` into `channel`: leaves its current one (telling those
     /// members), then tells the new channel's members.
     fn enter(&mut self, token: Token, me: Rc<str>, channel: Rc<str>, out: &mut Outbox) {
         self.leave_channel(token, &me, out);
-        let members = self.channels.entry(channel.clone()).or_default();
-        out.send_many(members.iter().copied(), Event::Joined { who: me });
-        members.push(token);
+        let entered = self.channels.entry(channel.clone()).or_default();
+        // Occupied again: no longer a channel to remove.
+        if let Some(key) = entered.emptied.take() {
+            self.empty.remove(&key);
+        }
+        out.send_many(entered.members.iter().copied(), Event::Joined { who: me });
+        entered.members.push(token);
         if let Some(m) = self.member_mut(token) {
             m.channel = Some(channel);
         }
     }
 
     fn leave_channel(&mut self, token: Token, me: &Rc<str>, out: &mut Outbox) {
-        let Some(channel) = self.member_mut(token).and_then(|m| m.channel.take()) else {
+        let Some(name) = self.member_mut(token).and_then(|m| m.channel.take()) else {
             return;
         };
-        if let Some(members) = self.channels.get_mut(&channel) {
-            members.retain(|&t| t != token);
-            out.send_many(members.iter().copied(), Event::Left { who: me.clone() });
+        if let Some(channel) = self.channels.get_mut(&name) {
+            channel.members.retain(|&t| t != token);
+            out.send_many(
+                channel.members.iter().copied(),
+                Event::Left { who: me.clone() },
+            );
+            if channel.members.is_empty() {
+                let key = self.emptied_count;
+                self.emptied_count += 1;
+                channel.emptied = Some(key);
+                self.empty.insert(key, name);
+            }
         }
     }
 }
@@ -480,16 +546,35 @@ impl Hub {
                 assert_eq!(self.by_name.get(name), Some(&Token(i)));
             }
             if let Some(channel) = &member.channel {
-                let members = &self.channels[channel];
+                let members = &self.channels[channel].members;
                 assert_eq!(members.iter().filter(|&&t| t == Token(i)).count(), 1);
             }
         }
-        for members in self.channels.values() {
-            for &t in members {
+        for (name, channel) in &self.channels {
+            for &t in &channel.members {
                 let m = self.member(t).expect("a channel member is open");
                 assert!(m.name.is_some(), "a channel member has a name");
+                assert_eq!(m.channel.as_ref(), Some(name), "a member is in its channel");
+            }
+            // Empty exactly when listed as empty, under its own key.
+            match channel.emptied {
+                Some(key) => {
+                    assert!(channel.members.is_empty(), "an empty channel is empty");
+                    assert_eq!(self.empty.get(&key), Some(name), "empty maps back");
+                }
+                None => assert!(!channel.members.is_empty(), "an empty channel is listed"),
             }
         }
+        assert_eq!(
+            self.empty.len(),
+            self.channels
+                .values()
+                .filter(|c| c.emptied.is_some())
+                .count(),
+            "every listed empty channel exists"
+        );
+        assert!(self.empty.keys().all(|&k| k < self.emptied_count));
+        assert!(self.channels.len() <= self.max_channels, "channel limit");
         for (i, count) in self.pools.iter().enumerate() {
             let registered = self
                 .members
@@ -867,34 +952,100 @@ mod tests {
         );
     }
 
+    fn channel_names(h: &mut Hub, token: Token) -> Vec<String> {
+        match &ask(h, token, Request::ListChannels)[..] {
+            [(_, Event::Channels(names))] => names.iter().map(|n| n.to_string()).collect(),
+            other => panic!("not a channel list: {other:?}"),
+        }
+    }
+
     #[test]
-    fn channels_are_bounded() {
-        let mut h = hub(1, 10);
+    fn at_the_limit_the_channel_empty_longest_makes_room() {
+        let max = crate::limits::MAX_CHANNELS;
+        let mut h = hub(2, 10);
         join(&mut h, A, "alice");
-        for i in 0..crate::limits::MAX_CHANNELS {
-            let name = format!("c{i}");
+        join(&mut h, B, "bob");
+        // Each /create leaves the channel before: all but the last are
+        // empty, c0000 the longest.
+        for i in 0..max {
+            let name = format!("c{i:04}");
             ask(&mut h, A, Request::CreateChannel { name: &name });
         }
-        let got = ask(&mut h, A, Request::CreateChannel { name: "one-more" });
-        assert_eq!(
-            got,
-            vec![(
-                A,
-                Event::TooManyChannels {
-                    name: "one-more".into()
-                }
-            )]
-        );
-        let got = ask(&mut h, A, Request::JoinChannel { name: "one-more" });
-        assert_eq!(
-            got,
-            vec![(
-                A,
-                Event::NoSuchChannel {
-                    name: "one-more".into()
-                }
-            )]
-        );
+        // bob makes c0001 busy again: it is no longer one to remove.
+        let got = ask(&mut h, B, Request::JoinChannel { name: "c0001" });
+        assert!(got.is_empty());
+        h.check_invariants();
+        assert!(ask(&mut h, B, Request::CreateChannel { name: "new" }).is_empty());
+        let names = channel_names(&mut h, A);
+        assert_eq!(names.len(), max);
+        assert!(!names.contains(&"c0000".to_string()), "c0000 made room");
+        assert!(names.contains(&"new".to_string()));
+        // bob left c0001 for "new", so it is empty again, but newly: c0002
+        // goes next.
+        assert!(ask(&mut h, A, Request::CreateChannel { name: "newer" }).is_empty());
+        let names = channel_names(&mut h, A);
+        assert!(names.contains(&"c0001".to_string()));
+        assert!(!names.contains(&"c0002".to_string()), "c0002 made room");
+        h.check_invariants();
+    }
+
+    #[test]
+    fn a_create_is_refused_only_when_every_channel_has_members() {
+        let max = 3;
+        let mut h = Hub::with_max_channels(max);
+        for i in 0..=max {
+            let open = Request::Open {
+                fd: i as i32,
+                pool: Pool(0),
+            };
+            h.handle(Token(i), open, &mut Outbox::new());
+            join(&mut h, Token(i), &format!("u{i}"));
+        }
+        for i in 0..max {
+            let name = format!("c{i}");
+            ask(&mut h, Token(i), Request::CreateChannel { name: &name });
+        }
+        let late = Token(max);
+        let got = ask(&mut h, late, Request::CreateChannel { name: "one-more" });
+        let refused = Event::TooManyChannels {
+            name: "one-more".into(),
+        };
+        assert_eq!(got, vec![(late, refused)]);
+        let got = ask(&mut h, late, Request::JoinChannel { name: "one-more" });
+        let missing = Event::NoSuchChannel {
+            name: "one-more".into(),
+        };
+        assert_eq!(got, vec![(late, missing)]);
+        assert_eq!(channel_names(&mut h, late), ["c0", "c1", "c2"]);
+        // Once one channel is empty (its member left), it makes the room.
+        ask(&mut h, Token(1), Request::Close);
+        assert!(ask(&mut h, late, Request::CreateChannel { name: "one-more" }).is_empty());
+        assert_eq!(channel_names(&mut h, late), ["c0", "c2", "one-more"]);
+        h.check_invariants();
+    }
+
+    #[test]
+    fn a_channel_emptied_and_entered_again_is_kept() {
+        let mut h = Hub::with_max_channels(2);
+        let open = |h: &mut Hub, t: Token| {
+            let open = Request::Open {
+                fd: t.0 as i32,
+                pool: Pool(0),
+            };
+            h.handle(t, open, &mut Outbox::new());
+        };
+        open(&mut h, A);
+        join(&mut h, A, "alice");
+        ask(&mut h, A, Request::CreateChannel { name: "one" });
+        ask(&mut h, A, Request::CreateChannel { name: "two" });
+        // "one" is empty. Going back to it takes it off the list to remove
+        // (also when re-joined, which leaves and enters), and empties "two".
+        ask(&mut h, A, Request::JoinChannel { name: "one" });
+        ask(&mut h, A, Request::JoinChannel { name: "one" });
+        h.check_invariants();
+        ask(&mut h, A, Request::CreateChannel { name: "three" });
+        assert_eq!(channel_names(&mut h, A), ["one", "three"]);
+        h.check_invariants();
     }
 
     #[test]
@@ -927,8 +1078,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn invariants_hold_whatever_the_requests(steps in proptest::collection::vec(any_step(), 0..200)) {
-            let mut h = Hub::new();
+        fn invariants_hold_whatever_the_requests(
+            steps in proptest::collection::vec(any_step(), 0..200),
+            max_channels in 1usize..4,
+        ) {
+            // Three names: a limit of 3 is never reached, 1 and 2 are.
+            let mut h = Hub::with_max_channels(max_channels);
             let pools = [h.add_pool(2), h.add_pool(1)];
             let mut open = [false; 4];
             let mut out = Outbox::new();
@@ -956,6 +1111,11 @@ mod tests {
                 out.clear();
                 h.handle(token, request, &mut out);
                 h.check_invariants();
+                // A /create is refused only when no channel is empty.
+                if out.iter().any(|(e, _)| matches!(e, Event::TooManyChannels { .. })) {
+                    prop_assert!(h.empty.is_empty());
+                    prop_assert_eq!(h.channels.len(), max_channels);
+                }
                 // Nothing is ever sent to a connection that is not open.
                 for (to, _) in out.flatten() {
                     prop_assert!(open[to.0], "event for closed {to:?}");

@@ -20,6 +20,8 @@
 //!   socket, with a front end per protocol.
 //! * [`limits`]: every bound the server enforces.
 //! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`text`]: what users may call themselves and their channels, and how
+//!   one user's text is made harmless before another user or the log sees it.
 //! * [`cli`]: the command lines of the server and the client.
 //! * [`bench`]: `pollchat-bench`, the load generator.
 //! * `sim`: the loop's path without sockets, for fuzzing and properties.
@@ -35,3 +37,4 @@ pub mod logger;
 pub mod server;
 #[doc(hidden)]
 pub mod sim;
+pub mod text;

@@ -142,7 +142,11 @@ pub const RESERVED_FDS: usize = 32;
 /// one that stopped costs its senders at most this long.
 pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 5;
 
-/// Channels that may exist at once (`channels` dialect). Channels are never
-/// destroyed (PROTOCOLS.md section 3), so without a bound one client could
-/// grow the server's memory with `/create` for ever.
-pub const MAX_CHANNELS: usize = 10_000;
+/// Channels that may exist at once (`channels` dialect). Channels outlive
+/// their members, so without a bound one client could grow the server's
+/// memory with `/create` for ever; at the bound, a `/create` removes the
+/// channel that has been empty longest, and is refused only when every
+/// channel has members, so nobody can fill the server for good. 4096 keeps
+/// the largest `/list` (one 200-byte frame per channel at worst: 819,200
+/// bytes) under the default `--max-queue` of 1 MiB.
+pub const MAX_CHANNELS: usize = 4096;

@@ -101,6 +101,7 @@ impl Sink {
             record.target(),
             record.args()
         );
+        escape_controls(&mut self.pending, start);
         if self.pending.len() > PENDING_MAX {
             // Over the bound: take the line back and queue it only if
             // stderr makes room.
@@ -125,6 +126,22 @@ impl Sink {
             self.drain();
         }
     }
+}
+
+/// Escapes every control character in the line that starts at `start` and
+/// runs to the end of `buf`, but its final newline. The dialects already
+/// show peer-chosen text with crate::text::shown; this is the last line of
+/// defence, so no status line can ever end early, forge another, or drive
+/// the terminal it is read on. Costs one scan when there is nothing to do.
+fn escape_controls(buf: &mut Vec<u8>, start: usize) {
+    let body = &buf[start..buf.len().saturating_sub(1)];
+    // 0xC2 leads every UTF-8 C1 control; only then is a closer look needed.
+    if !body.iter().any(|&b| b < 0x20 || b == 0x7F || b == 0xC2) {
+        return;
+    }
+    let line = buf.split_off(start);
+    let body = &line[..line.len() - 1];
+    let _ = writeln!(buf, "{}", crate::text::escaped(body));
 }
 
 /// The `log` backend: one line per record, timestamped, on stderr.
@@ -251,6 +268,22 @@ mod tests {
             "{t}"
         );
         assert!(t.as_str() > "2024-01-01");
+    }
+
+    #[test]
+    fn control_characters_in_a_line_are_escaped_but_its_newline() {
+        let mut buf = b"before\n".to_vec();
+        let start = buf.len();
+        buf.extend_from_slice("x INFO [t] a\nClient (9): forged\r\x1b[2J\u{9b}\té\n".as_bytes());
+        escape_controls(&mut buf, start);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "before\nx INFO [t] a\\nClient (9): forged\\r\\x1b[2J\\u{9b}\\té\n"
+        );
+        let clean = b"x INFO [t] caf\xc3\xa9 \xc2\xa0 ok\n";
+        let mut buf = clean.to_vec();
+        escape_controls(&mut buf, 0);
+        assert_eq!(buf, clean);
     }
 
     #[test]

@@ -105,18 +105,18 @@ fn names_are_trimmed_and_case_sensitive() {
     send(&mut watcher, "/create room");
     barrier(&mut watcher);
     let mut ana = Client::connect(server.addr());
-    ana.send(&padded(b"  Ana Lu\n"));
+    ana.send(&padded(b"  Ana.Lu\n"));
     send(&mut ana, "/join room");
-    expect(&mut watcher, "Ana Lu has joined");
-    let mut other = named(server.addr(), "ana lu");
+    expect(&mut watcher, "Ana.Lu has joined");
+    let mut other = named(server.addr(), "ana.lu");
     send(&mut other, "/join room");
-    expect(&mut watcher, "ana lu has joined");
+    expect(&mut watcher, "ana.lu has joined");
 }
 
 #[test]
 fn a_blank_or_unprintable_name_is_hung_up_on_without_a_word() {
     let server = start();
-    for name in [&b""[..], b"   ", b"\xff\xfeab", b"a\nb"] {
+    for name in [&b""[..], b"   ", b"\xff\xfeab", b"a\nb", b"Ana Lu"] {
         let mut c = Client::connect(server.addr());
         c.send(&padded(name));
         c.expect_closed();
@@ -218,6 +218,48 @@ fn list_is_nothing_when_empty_and_one_sorted_frame_otherwise() {
     let mut bob = named(server.addr(), "bob");
     send(&mut bob, "/list them");
     expect(&mut bob, "168_tas\nAlpha\nzeta");
+}
+
+/// The channel names `/list` gives, read up to a barrier's answer.
+fn listed(c: &mut Client) -> Vec<String> {
+    send(c, "/list");
+    send(c, "/join");
+    let mut names = Vec::new();
+    loop {
+        let frame = c.read_bytes(FRAME);
+        let text = String::from_utf8(frame).unwrap();
+        let text = text.trim_end();
+        if text == JOIN_REQUIRES {
+            return names;
+        }
+        names.extend(text.split('\n').map(String::from));
+    }
+}
+
+#[test]
+fn at_the_limit_the_channel_empty_longest_makes_room() {
+    const MAX_CHANNELS: usize = 4096;
+    let server = start();
+    let mut filler = named(server.addr(), "filler");
+    // Each /create leaves the channel before it, which stays (channels
+    // outlive their members): c0000 to c4094 are empty, c0000 the longest.
+    let mut burst = Vec::new();
+    for i in 0..MAX_CHANNELS {
+        burst.extend(padded(format!("/create c{i:04}").as_bytes()));
+    }
+    filler.send(&burst);
+    barrier(&mut filler);
+    // Another user can still create one; the oldest empty channel made room.
+    let mut late = named(server.addr(), "late");
+    send(&mut late, "/create new");
+    barrier(&mut late);
+    let names = listed(&mut late);
+    assert_eq!(names.len(), MAX_CHANNELS);
+    assert!(
+        !names.contains(&"c0000".to_string()),
+        "c0000 is still there"
+    );
+    assert!(names.contains(&"c0001".to_string()) && names.contains(&"new".to_string()));
 }
 
 #[test]
@@ -374,8 +416,9 @@ fn bytes_that_are_not_utf8_are_relayed_as_they_are() {
     barrier(&mut alice);
     send(&mut bob, "/join tas");
     expect(&mut alice, "bob has joined");
+    // Only control characters are not relayed (a NUL is a space).
     bob.send(&padded(b"caf\xe9 \xff\xfe\x00ok"));
-    expect_bytes(&mut alice, b"[bob] caf\xe9 \xff\xfe\x00ok");
+    expect_bytes(&mut alice, b"[bob] caf\xe9 \xff\xfe ok");
     bob.send(&padded(b"/join \xff"));
     expect_bytes(
         &mut bob,

@@ -15,9 +15,10 @@
 //! would make it hang up before a pending SEND-OK.
 
 use super::{FrontEnd, Next, Screen};
-use crate::dialect::hello::{self as wire, split_word};
+use crate::dialect::hello as wire;
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
+use crate::text::split_word;
 use std::collections::VecDeque;
 
 pub const WELCOME: &str = "Welcome to Chat Client. Enter your login:";

@@ -16,6 +16,7 @@ use super::{FrontEnd, Next, Screen};
 use crate::dialect::sendto::packet::{self, ClientPacket, ServerPacket, Status, MAX_STRING};
 use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
+use crate::text::split_word_by;
 
 /// The client's error messages (section 4's table, the seed's wording).
 pub const BAD_USERNAME: &str = "Bad username";
@@ -42,20 +43,13 @@ fn is_space(b: &u8) -> bool {
     b.is_ascii_whitespace()
 }
 
-/// Splits at the first space (or tab): `("sendto", Some("bob hi"))`.
-fn split_word(s: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match s.iter().position(is_space) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    }
-}
-
 fn words(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     s.split(is_space).filter(|w| !w.is_empty())
 }
 
-/// A user name as typed: the server's rule (1 to 20 bytes, no whitespace,
-/// UTF-8), checked here so no name the server would call malformed is sent.
+/// A user name as typed: the server's rule (1 to 20 ASCII letters, digits,
+/// `-`, `_` or `.`), checked here so no name the server would call
+/// malformed is sent.
 fn username(word: &[u8]) -> Result<&str, &'static str> {
     std::str::from_utf8(word)
         .ok()
@@ -69,7 +63,8 @@ fn username(word: &[u8]) -> Result<&str, &'static str> {
 /// spaces. `login`'s name is its one word; `sendto`'s text is everything
 /// after the space that ends the name, kept as typed.
 pub fn parse(line: &[u8]) -> Result<Command<'_>, &'static str> {
-    let (command, rest) = split_word(line);
+    // Commands and names end at a space or a tab: `("sendto", Some("bob hi"))`.
+    let (command, rest) = split_word_by(line, is_space);
     let rest = rest.unwrap_or_default();
     let alone = |c: Command<'static>| match words(rest).next() {
         None => Ok(c),
@@ -91,7 +86,7 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, &'static str> {
         b"exit" => alone(Command::Exit),
         b"sendto" => {
             let start = rest.iter().position(|b| !is_space(b)).unwrap_or(rest.len());
-            let (name, text) = split_word(&rest[start..]);
+            let (name, text) = split_word_by(&rest[start..], is_space);
             // A text of nothing but spaces is as missing as no text at all.
             let text = match text {
                 Some(text) if text.iter().any(|b| !is_space(b)) => text,
@@ -270,6 +265,9 @@ mod tests {
             "login John Doe",
             "login abcdefghijklmnopqrstu",
             "login ééééééééééé",
+            "login zoë",
+            "login a,b",
+            "login a!",
             "sendto",
             "sendto JohnHello",
             "sendto John",

@@ -16,6 +16,7 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
+use crate::text::{has_control, is_channel_name, sanitize, shown, split_word};
 use log::info;
 use std::rc::Rc;
 
@@ -55,6 +56,15 @@ pub fn put_frame(out: &mut Vec<u8>, parts: &[&[u8]]) {
     out.resize(start + FRAME_LEN, b' ');
 }
 
+/// [`put_frame`] for a message that holds text a peer chose: the frame is
+/// sanitised in place (crate::text), so an LF cannot show the rest as a
+/// line of its own and no escape sequence reaches the terminal.
+fn put_relayed_frame(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    let start = out.len();
+    put_frame(out, parts);
+    sanitize(&mut out[start..]);
+}
+
 /// Where to cut `bytes` to keep at most `max`: at `max`, or earlier at the
 /// start of a UTF-8 character that would straddle the cut.
 fn cut_point(bytes: &[u8], max: usize) -> usize {
@@ -86,23 +96,18 @@ pub fn strip(frame: &[u8]) -> &[u8] {
     &frame[..end]
 }
 
-/// Splits at the first space: `("/join", Some("168 tas"))`, `("/list", None)`.
-fn split_word(text: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match text.iter().position(|&b| b == b' ') {
-        Some(i) => (&text[..i], Some(&text[i + 1..])),
-        None => (text, None),
-    }
-}
-
 /// The spec sets no rules for names. Ours: the name frame with its padding
-/// and any leading whitespace removed, valid UTF-8, not empty, and without
-/// control characters, because names are shared with the line-based
-/// dialects, where a newline in a name would forge a line.
+/// and any leading whitespace removed, 1 to 32 ASCII letters, digits, `-`,
+/// `_` or `.` (crate::text). Names are shared with every dialect: a space
+/// could forge a `<name> has joined` notice, a comma split `hello`'s
+/// `LIST-OK`, a newline a line.
 fn parse_name(text: &[u8]) -> Option<&str> {
     let text = text.trim_ascii_start();
-    let name = std::str::from_utf8(text).ok()?;
-    let valid = !name.is_empty() && !name.chars().any(char::is_control);
-    valid.then_some(name)
+    if !crate::text::is_channels_name(text) {
+        return None;
+    }
+    // ASCII only, so this cannot fail.
+    std::str::from_utf8(text).ok()
 }
 
 #[derive(Debug)]
@@ -144,7 +149,7 @@ impl Dialect for Session {
         if me.name.is_none() {
             return match parse_name(text) {
                 Some(name) => {
-                    info!("Client ({fd}): NAME {name}");
+                    info!("Client ({fd}): NAME {}", shown(name.as_bytes()));
                     Action::Request(Request::Register { name })
                 }
                 None => {
@@ -169,24 +174,37 @@ impl Dialect for Session {
         // present is never empty; the filter keeps that true regardless.
         let (command, arg) = split_word(text);
         let arg = arg.filter(|a| !a.is_empty());
-        // Hub names are strings. Bytes that are not UTF-8 name no channel
+        // Channel names are printable ASCII (crate::text): `/list` joins
+        // them with `\n` and notices print them, so a name with a control
+        // character would forge a line. Anything else names no channel
         // that exists, and cannot name one to create.
-        let channel = arg.map(|a| (a, std::str::from_utf8(a).ok()));
+        let channel = arg.map(|a| (a, channel_name(a)));
         match (command, channel) {
             (b"/create", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /create {name}");
+                info!("Client ({fd}): /create {}", shown(name.as_bytes()));
                 return Action::Request(Request::CreateChannel { name });
             }
-            (b"/create", _) => {
+            (b"/create", None) => {
                 info!("Client ({fd}): /create without a channel. Discarding Message.");
                 put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
             }
+            (b"/create", Some((raw, None))) => {
+                let raw = shown(raw);
+                info!("Client ({fd}): /create {raw}: not printable ASCII. Discarding Message.");
+                put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
+            }
             (b"/join", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /join {name}");
+                info!("Client ({fd}): /join {}", shown(name.as_bytes()));
                 return Action::Request(Request::JoinChannel { name });
             }
+            (b"/join", Some((raw, None))) if has_control(raw) => {
+                let raw = shown(raw);
+                info!("Client ({fd}): /join {raw}: a control character. Discarding Message.");
+                put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
+            }
             (b"/join", Some((raw, None))) => {
-                info!("Client ({fd}): /join to a name that is not UTF-8. Discarding Message.");
+                let name = shown(raw);
+                info!("Client ({fd}): /join {name}: not printable ASCII. Discarding Message.");
                 no_such_channel(reply, raw);
             }
             (b"/join", None) => {
@@ -199,17 +217,26 @@ impl Dialect for Session {
                 return Action::Request(Request::ListChannels);
             }
             _ => {
-                let word = String::from_utf8_lossy(command);
+                let word = shown(command);
                 info!("Client ({fd}): Invalid Control Message ({word}). Discarding Message.");
-                put_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
+                put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
             }
         }
         Action::Done(After::Keep)
     }
 }
 
+/// `name` as a hub channel name, if it may be one.
+fn channel_name(name: &[u8]) -> Option<&str> {
+    if !is_channel_name(name) {
+        return None;
+    }
+    // Printable ASCII only, so this cannot fail.
+    std::str::from_utf8(name).ok()
+}
+
 fn no_such_channel(out: &mut Vec<u8>, name: &[u8]) {
-    put_frame(
+    put_relayed_frame(
         out,
         &[
             b"No channel named ",
@@ -259,7 +286,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         // A message from anyone, by any route (a channel, or a MESG or BCST
         // from another dialect), looks the same.
         Event::Message { from, text, .. } => {
-            put_frame(out, &[b"[", from.as_bytes(), b"] ", text]);
+            put_relayed_frame(out, &[b"[", from.as_bytes(), b"] ", text]);
         }
         Event::Channels(names) => put_channel_list(out, names),
         // Our wording: the assignment never runs out of channels.
@@ -300,18 +327,24 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Registered as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Registered as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Name ({name}) in use. Disconnecting User.")
         }
         Event::Full => info!("Client ({fd}): Server Full. Disconnecting User."),
         Event::ChannelExists { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Channel ({name}) exists. Discarding /create.")
         }
         Event::TooManyChannels { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): Too many channels for ({name}). Discarding /create.")
         }
         Event::NoSuchChannel { name } => {
+            let name = shown(name.as_bytes());
             info!("Client ({fd}): No channel ({name}). Discarding /join.")
         }
         Event::NotInChannel => info!("Client ({fd}): Not in a channel. Discarding Message."),
@@ -407,20 +440,33 @@ mod tests {
     fn the_first_frame_is_the_name() {
         assert_eq!(request(b"alice", None), Request::Register { name: "alice" });
         assert_eq!(
-            request(b"  Ana Lu\n", None),
-            Request::Register { name: "Ana Lu" }
+            request(b"  Ana.Lu-2_x\n", None),
+            Request::Register { name: "Ana.Lu-2_x" }
         );
+        let longest = "a".repeat(32);
         assert_eq!(
-            request("Zoë".as_bytes(), None),
-            Request::Register { name: "Zoë" }
+            request(longest.as_bytes(), None),
+            Request::Register {
+                name: &*longest.leak()
+            }
         );
-        // It is a name even when it looks like a command.
-        assert_eq!(request(b"/list", None), Request::Register { name: "/list" });
     }
 
     #[test]
     fn a_blank_or_unprintable_name_hangs_up_without_a_word() {
-        for bad in [&b""[..], b"   ", b"\xff\xfe", b"a\x07b", b"a\nb"] {
+        let long = [b'a'; 33];
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"\xff\xfe",
+            b"a\x07b",
+            b"a\nb",
+            b"Ana Lu",
+            b"a,b",
+            "Zo\u{eb}".as_bytes(),
+            b"/list",
+            &long,
+        ] {
             let (reply, action) = frame(bad, None);
             assert_eq!(
                 (reply, action),
@@ -486,6 +532,44 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_name_is_printable_ascii() {
+        for bad in [
+            &b"/create a\nb"[..],
+            b"/create a\tb",
+            b"/create \x1b[2J",
+            b"/create zo\xc3\xab",
+            b"/create a\xc2\x9b",
+        ] {
+            let (reply, action) = frame(bad, Some("a"));
+            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(
+                reply,
+                padded(CREATE_REQUIRES_ARGUMENT.as_bytes()),
+                "{bad:?}"
+            );
+        }
+        for bad in [
+            &b"/join a\nb"[..],
+            b"/join a\tb",
+            b"/join a\x7f",
+            b"/join a\xc2\x85",
+        ] {
+            let (reply, action) = frame(bad, Some("a"));
+            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(reply, padded(JOIN_REQUIRES_ARGUMENT.as_bytes()), "{bad:?}");
+        }
+        let (reply, _) = frame("/join zoë".as_bytes(), Some("a"));
+        assert_eq!(
+            reply,
+            padded("No channel named zoë exists. Try '/create zoë'?".as_bytes())
+        );
+        assert_eq!(
+            request(b"/create  ~!x", Some("a")),
+            Request::CreateChannel { name: " ~!x" }
+        );
+    }
+
+    #[test]
     fn unknown_control_messages_name_their_first_word() {
         assert_eq!(
             reply_to("/leave now please"),
@@ -530,6 +614,25 @@ mod tests {
             };
             assert_eq!(rendered(message), (padded(b"[Kay] Hi!"), After::Keep));
         }
+    }
+
+    #[test]
+    fn relayed_text_cannot_forge_a_line_or_drive_the_terminal() {
+        let message = Event::Message {
+            from: "Kay".into(),
+            text: b"hi\n[Bob] forged\x1b[2J\xc2\x9b\tcaf\xe9"
+                .as_slice()
+                .into(),
+            kind: Kind::Channel,
+            receipt: None,
+        };
+        let want = padded(b"[Kay] hi [Bob] forged [2J  \tcaf\xe9");
+        assert_eq!(rendered(message), (want, After::Keep));
+        let (reply, _) = frame(b"/x\x07y more", Some("a"));
+        assert_eq!(
+            strip(&reply),
+            [b"/x y", INVALID_CONTROL_SUFFIX.as_bytes()].concat()
+        );
     }
 
     #[test]

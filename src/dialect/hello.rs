@@ -17,7 +17,8 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::limits::{MAX_LINE, MAX_NAME};
+use crate::limits::MAX_LINE;
+use crate::text::{push_relayed, shown, split_word};
 use log::info;
 
 // The replies, byte for byte (PROTOCOLS.md section 2).
@@ -36,35 +37,11 @@ pub const HELLO_FROM: &str = "HELLO-FROM";
 pub const LIST: &str = "LIST";
 pub const SEND: &str = "SEND";
 
-/// Status lines show at most this much of a name the client made up, so a
-/// 4 KiB "name" does not become a 4 KiB log line.
-const LOGGED_NAME: usize = MAX_NAME;
-
 /// Names are 1 to 32 ASCII letters and digits, case-sensitive: the
 /// assignment forbids spaces and commas (UR1, UR2, which keep `LIST-OK`
-/// parseable); PROTOCOLS.md narrows that to letters and digits.
-pub fn valid_name(name: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
-}
-
-/// Splits at the first space: `("SEND", Some("bob hi"))`, `("LIST", None)`.
-pub fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], Some(&line[i + 1..])),
-        None => (line, None),
-    }
-}
-
-/// A name as a status line shows it: lossy, and cut short if it is longer
-/// than any real name.
-fn shown(name: &[u8]) -> String {
-    let cut = &name[..name.len().min(LOGGED_NAME)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
-    if name.len() > LOGGED_NAME {
-        text.push_str("...");
-    }
-    text
-}
+/// parseable); PROTOCOLS.md narrows that to letters and digits. Every
+/// dialect's rule is in crate::text.
+pub use crate::text::is_plain_name as valid_name;
 
 fn line(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
@@ -124,7 +101,7 @@ impl Dialect for Session {
             let name = body.unwrap_or_default();
             return match std::str::from_utf8(name) {
                 Ok(name) if valid_name(name.as_bytes()) => {
-                    info!("Client ({fd}): HELLO-FROM {name}");
+                    info!("Client ({fd}): HELLO-FROM {}", shown(name.as_bytes()));
                     Action::Request(Request::Register { name })
                 }
                 _ => {
@@ -225,12 +202,13 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::Message { from, text, .. } => {
             out.extend_from_slice(DELIVERY.as_bytes());
             out.push(b' ');
-            out.extend_from_slice(from.as_bytes());
+            push_relayed(out, from.as_bytes());
             out.push(b' ');
-            // A `\n` would end the line early and turn the rest of the text
-            // into a message of its own. No hello or mesg line can hold one,
-            // but a channels frame can: it is shown as a space.
-            out.extend(text.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+            // A `\n` would end the line early and turn the rest into a
+            // message of its own, and so would a `\r` for a client that
+            // splits lines at either (Python's splitlines): both, and every
+            // other control but TAB, are shown as spaces (crate::text).
+            push_relayed(out, text);
             out.push(b'\n');
         }
         Event::UnknownRecipient { .. } | Event::Undelivered => line(out, BAD_DEST_USER),
@@ -253,14 +231,21 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Logged in as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Logged in as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
-            info!("Client ({fd}): Username ({name}) in use (IN-USE).")
+            info!(
+                "Client ({fd}): Username ({}) in use (IN-USE).",
+                shown(name.as_bytes())
+            )
         }
         Event::Full => info!("Client ({fd}): Server full (BUSY)."),
         Event::UnknownRecipient { name } => {
-            let name = shown(name.as_bytes());
-            info!("Client ({fd}): Unknown recipient ({name}) (BAD-DEST-USER).")
+            info!(
+                "Client ({fd}): Unknown recipient ({}) (BAD-DEST-USER).",
+                shown(name.as_bytes())
+            )
         }
         _ => {}
     }
@@ -534,14 +519,15 @@ mod tests {
             };
             assert_eq!(rendered(message).0, "DELIVERY bob  hi  there\n");
         }
-        // A channels frame can hold a newline; it must not split the line.
+        // A channels frame can hold a newline, and a hello line a CR: a
+        // client splitting at either must see one line. TAB stays.
         let message = Event::Message {
             from: "ana".into(),
-            text: b"two\nlines\r".as_slice().into(),
+            text: b"two\nlines\r\x1b[2J\tend".as_slice().into(),
             kind: Kind::Channel,
             receipt: None,
         };
-        assert_eq!(rendered(message).0, "DELIVERY ana two lines\r\n");
+        assert_eq!(rendered(message).0, "DELIVERY ana two lines  [2J\tend\n");
     }
 
     proptest! {

@@ -11,7 +11,8 @@ use crate::framing::line::LineFramer;
 use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
-use crate::limits::{MAX_LINE, MAX_NAME};
+use crate::limits::MAX_LINE;
+use crate::text::{push_relayed_telnet, shown, split_word};
 use log::info;
 use std::io::Write;
 
@@ -29,10 +30,9 @@ pub const LIST_HEADER: &str = "USERNAME\tFD";
 
 const EOL: &[u8] = b"\r\n";
 
-/// Names are 1 to 32 ASCII letters and digits, case-sensitive.
-pub fn valid_name(name: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&name.len()) && name.iter().all(u8::is_ascii_alphanumeric)
-}
+/// Names are 1 to 32 ASCII letters and digits, case-sensitive (the rules
+/// of every dialect are in crate::text).
+pub use crate::text::is_plain_name as valid_name;
 
 fn line(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
@@ -45,14 +45,6 @@ fn already_registered(out: &mut Vec<u8>, name: &str, fd: i32) {
         out,
         "User Already Registered: Username ({name}), FD ({fd})\r\n"
     );
-}
-
-/// Splits at the first space: `("MESG", Some("bob hi"))`, `("LIST", None)`.
-fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], Some(&line[i + 1..])),
-        None => (line, None),
-    }
 }
 
 #[derive(Debug)]
@@ -107,7 +99,7 @@ impl Dialect for Session {
             }
             b"JOIN" => {
                 let name = rest.unwrap_or_default();
-                info!("Client ({fd}): JOIN {}", String::from_utf8_lossy(name));
+                info!("Client ({fd}): JOIN {}", shown(name));
                 if let Some(mine) = me.name {
                     info!("Client ({fd}): User Already Registered. Discarding JOIN.");
                     already_registered(reply, mine, fd);
@@ -132,8 +124,7 @@ impl Dialect for Session {
                 let (to, text) = split_word(rest.unwrap_or_default());
                 match text {
                     Some(text) if !to.is_empty() && !text.is_empty() => {
-                        let to_text = String::from_utf8_lossy(to);
-                        info!("Client ({fd}): MESG {to_text}");
+                        info!("Client ({fd}): MESG {}", shown(to));
                         match std::str::from_utf8(to) {
                             Ok(to) => {
                                 return Action::Request(Request::Direct {
@@ -143,7 +134,9 @@ impl Dialect for Session {
                                 })
                             }
                             // No registered name is anything but ASCII.
-                            Err(_) => unknown_recipient(reply, &to_text),
+                            Err(_) => {
+                                unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes())
+                            }
                         }
                     }
                     _ => {
@@ -169,8 +162,12 @@ impl Dialect for Session {
     }
 }
 
-fn unknown_recipient(out: &mut Vec<u8>, name: &str) {
-    let _ = write!(out, "Unknown Recipient ({name}). MESG Discarded.\r\n");
+/// The name is the one the client typed, echoed: sanitised like any text
+/// from a peer, so it cannot carry a line end, an escape or a telnet command.
+fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend_from_slice(b"Unknown Recipient (");
+    push_relayed_telnet(out, name);
+    out.extend_from_slice(b"). MESG Discarded.\r\n");
 }
 
 /// How a `mesg` client sees each hub event.
@@ -197,21 +194,15 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         }
         Event::Message { from, text, .. } => {
             out.extend_from_slice(b"FROM ");
-            out.extend_from_slice(from.as_bytes());
+            push_relayed_telnet(out, from.as_bytes());
             out.extend_from_slice(b": ");
-            // Text from a mesg client never holds a line end, but a sendto
-            // or channels user's may: as is, it would end our line early
-            // and let the rest pose as a server line. It becomes a space.
-            let start = out.len();
-            out.extend_from_slice(text);
-            for b in &mut out[start..] {
-                if *b == b'\r' || *b == b'\n' {
-                    *b = b' ';
-                }
-            }
+            // Another dialect's text may hold a line end (which would let
+            // the rest pose as a server line), an escape sequence, or 0xFF,
+            // which telnet reads as a command: see crate::text.
+            push_relayed_telnet(out, text);
             out.extend_from_slice(EOL);
         }
-        Event::UnknownRecipient { name } => unknown_recipient(out, name),
+        Event::UnknownRecipient { name } => unknown_recipient(out, name.as_bytes()),
         Event::Bye => return After::Close,
         // Channel notices and receipts have no form in this protocol.
         Event::Unregistered
@@ -231,13 +222,21 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// Status lines for the hub's answers to one client.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Registered as {name}."),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Registered as {}.", shown(name.as_bytes()))
+        }
         Event::NameTaken { name, .. } => {
-            info!("Client ({fd}): Username ({name}) in use. Discarding JOIN.")
+            info!(
+                "Client ({fd}): Username ({}) in use. Discarding JOIN.",
+                shown(name.as_bytes())
+            )
         }
         Event::Full => info!("Client ({fd}): Database Full. Disconnecting User."),
         Event::UnknownRecipient { name } => {
-            info!("Unable to Locate Recipient ({name}) in Database. Discarding MESG.")
+            info!(
+                "Unable to Locate Recipient ({}) in Database. Discarding MESG.",
+                shown(name.as_bytes())
+            )
         }
         _ => {}
     }
@@ -400,6 +399,27 @@ mod tests {
             receipt: None,
         };
         assert_eq!(rendered(forged).0, "FROM s: hi  FROM admin: forged\r\n");
+    }
+
+    #[test]
+    fn relayed_text_cannot_drive_telnet_or_the_terminal() {
+        let message = Event::Message {
+            from: "s".into(),
+            text: b"\xff\xfa\x18\x1b]0;t\x07\ttab".as_slice().into(),
+            kind: Kind::Direct,
+            receipt: None,
+        };
+        let mut out = Vec::new();
+        render(&message, &mut out);
+        assert_eq!(out, b"FROM s: \xff\xff\xfa  ]0;t \ttab\r\n");
+        let mut out = Vec::new();
+        render(
+            &Event::UnknownRecipient {
+                name: "a\x1bb".into(),
+            },
+            &mut out,
+        );
+        assert_eq!(out, b"Unknown Recipient (a b). MESG Discarded.\r\n");
     }
 
     #[test]

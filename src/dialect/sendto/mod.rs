@@ -17,19 +17,9 @@ use super::{Action, After, Dialect, Me};
 use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
+use crate::text::shown;
 use log::info;
 use packet::{ClientPacket, Malformed, Status, MAX_BODY};
-
-/// Longest piece of a peer-chosen string (a recipient's name) put in a
-/// status line: status lines never carry a packet's full contents.
-const MAX_LOGGED: usize = 40;
-
-/// `s` as a status line shows it: control characters escaped, long names cut.
-fn shown(s: &str) -> String {
-    let cut = packet::truncate(s, MAX_LOGGED);
-    let more = if cut.len() < s.len() { "..." } else { "" };
-    format!("{}{more}", cut.escape_debug())
-}
 
 #[derive(Debug)]
 pub struct Session {
@@ -86,7 +76,7 @@ impl Dialect for Session {
             }
             Err(why) => malformed(reply, &why),
             Ok(ClientPacket::Login { name }) => {
-                info!("Client ({fd}): LOGIN {}", shown(name));
+                info!("Client ({fd}): LOGIN {}", shown(name.as_bytes()));
                 // A name against the rules is a packet no correct client
                 // sends (the client checks names before sending), which is
                 // what `2` means in the seed: "something wrong with your
@@ -95,7 +85,10 @@ impl Dialect for Session {
                 if packet::valid_name(name) {
                     Action::Request(Request::Register { name })
                 } else {
-                    malformed(reply, &"the name is not 1 to 20 bytes without whitespace")
+                    malformed(
+                        reply,
+                        &"the name is not 1 to 20 ASCII letters, digits, '-', '_' or '.'",
+                    )
                 }
             }
             Ok(ClientPacket::List) => {
@@ -105,7 +98,7 @@ impl Dialect for Session {
             Ok(ClientPacket::Sendto { to, text }) => {
                 info!(
                     "Client ({fd}): SENDTO to {} ({} bytes)",
-                    shown(to),
+                    shown(to.as_bytes()),
                     text.len()
                 );
                 // The recipient is not held to this dialect's name rules:
@@ -155,10 +148,12 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::Users(users) => packet::put_list(out, users.iter().map(|u| &*u.name)),
         // From a user of any dialect, by any route (direct, broadcast,
         // channel). Other dialects' text need not be UTF-8, which a string
-        // here must be: bad bytes become U+FFFD, and the result is cut to
-        // what a u16 can count.
+        // here must be: bad bytes become U+FFFD. Controls but TAB become
+        // spaces (crate::text): the client prints the text as it is. The
+        // result is cut to what a u16 can count.
         Event::Message { from, text, .. } => {
             let text = String::from_utf8_lossy(text);
+            let text = crate::text::relayed_str(&text);
             packet::put_message(out, from, packet::truncate(&text, packet::MAX_STRING));
         }
         Event::Bye => return After::Close,
@@ -180,16 +175,18 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
 /// fd, never a message's text.
 pub fn log_event(fd: i32, event: &Event) {
     match event {
-        Event::Registered { name } => info!("Client ({fd}): Logged in as {}.", shown(name)),
+        Event::Registered { name } => {
+            info!("Client ({fd}): Logged in as {}.", shown(name.as_bytes()))
+        }
         Event::AlreadyRegistered { name, .. } => {
             info!(
                 "Client ({fd}): Already logged in as {}. LOGIN failed.",
-                shown(name)
+                shown(name.as_bytes())
             )
         }
         Event::NameTaken { name, fd: holder } => info!(
             "Client ({fd}): Username ({}) in use by client ({holder}). LOGIN failed.",
-            shown(name)
+            shown(name.as_bytes())
         ),
         Event::Full => info!("Client ({fd}): Server full. LOGIN failed."),
         Event::Unregistered => info!("Client ({fd}): Logged out."),
@@ -197,7 +194,7 @@ pub fn log_event(fd: i32, event: &Event) {
         Event::UnknownRecipient { name } => {
             info!(
                 "Client ({fd}): Unknown recipient ({}). SENDTO failed.",
-                shown(name)
+                shown(name.as_bytes())
             )
         }
         _ => {}
@@ -407,6 +404,24 @@ mod tests {
     }
 
     #[test]
+    fn relayed_text_has_no_controls_but_tab() {
+        let message = Event::Message {
+            from: "ch".into(),
+            text: b"a\nb\x1b[2J\tc\xc2\x9b".as_slice().into(),
+            kind: Kind::Channel,
+            receipt: None,
+        };
+        let (bytes, _) = rendered(message);
+        assert_eq!(
+            ServerPacket::decode(&bytes),
+            Ok(ServerPacket::Sendto {
+                from: "ch",
+                text: "a b [2J\tc  "
+            })
+        );
+    }
+
+    #[test]
     fn channel_events_render_nothing_and_bye_closes() {
         for event in [
             Event::Channels(vec![]),
@@ -417,12 +432,5 @@ mod tests {
             assert_eq!(rendered(event), (vec![], After::Keep));
         }
         assert_eq!(rendered(Event::Bye), (vec![], After::Close));
-    }
-
-    #[test]
-    fn status_lines_escape_and_cut_names() {
-        assert_eq!(shown("al\x1b[2J"), "al\\u{1b}[2J");
-        let long = "x".repeat(100);
-        assert_eq!(shown(&long), format!("{}...", "x".repeat(MAX_LOGGED)));
     }
 }
