@@ -17,10 +17,11 @@ use std::time::Duration;
 fn hub_with(n: usize) -> Hub {
     let mut hub = Hub::new();
     let mut out = Outbox::new();
+    let pool = hub.add_pool(n);
     for i in 0..n {
         let open = Request::Open {
             fd: i as i32 + 10,
-            max_users: n,
+            pool,
         };
         hub.handle(Token(i), open, &mut out);
         let name = format!("c{i}");
