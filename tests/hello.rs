@@ -577,3 +577,28 @@ fn a_recipient_that_keeps_a_sender_waiting_too_long_is_cut_off() {
         .wait_log("Not reading while a sender waits on it.");
     expect_list(&mut st.alice, "alice,carol,filler");
 }
+
+#[test]
+fn a_reader_that_stopped_costs_its_senders_at_most_the_default_stall_timeout() {
+    // The default: a recipient that keeps a sender waiting while taking
+    // nothing for 5 s is cut off (it used to be 30 s from the SEND).
+    let mut st = stalled_recipient();
+    send_to_stalled_bob(&mut st, "are you reading?");
+    st.alice.expect("BAD-DEST-USER");
+    st.server
+        .wait_log("Not reading while a sender waits on it.");
+    expect_list(&mut st.alice, "alice,carol,filler");
+    // Coming back under the same name to do it again costs the same, no
+    // more: bob is cut off each time he stops reading.
+    let mut bob = Client::connect(st.server.addr_of("hello"));
+    shrink_receive_buffer(&bob.stream);
+    bob.say("HELLO-FROM bob");
+    bob.expect("HELLO bob");
+    let line = format!("MESG bob {}\r\n", st.filler_text);
+    st._filler.send(line.repeat(st.filler_sends).as_bytes());
+    sync(&mut st._filler);
+    st.alice.say("SEND bob still there?");
+    st.alice.expect("BAD-DEST-USER");
+    st.server
+        .wait_log_count("Not reading while a sender waits on it.", 2);
+}

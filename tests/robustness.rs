@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -27,23 +26,6 @@ fn a_silent_registered_client_is_closed_after_the_idle_timeout() {
     server.wait_log("Idle for");
     // Its name is free again.
     let _again = joined(server.addr(), "sleepy");
-}
-
-/// Runs the server with at most `n` open files (soft and hard), so it
-/// cannot raise the limit.
-fn limit_fds(n: u64) -> impl FnOnce(&mut std::process::Command) {
-    move |cmd| unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: n,
-                rlim_max: n,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
 }
 
 #[test]

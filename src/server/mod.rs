@@ -489,7 +489,14 @@ impl Server {
                                 }
                             }
                         }
-                        let hup = event.is_read_closed() || event.is_error();
+                        if event.is_error() {
+                            // Reset by the peer, or failed: nothing more can
+                            // be read or written, even if we were not going
+                            // to read it now (held back, or waiting).
+                            self.on_socket_error(token);
+                            continue;
+                        }
+                        let hup = event.is_read_closed();
                         if event.is_readable() || hup {
                             self.serve(token, hup);
                         }
@@ -502,6 +509,11 @@ impl Server {
             self.resume_accepting();
             self.sweep();
             self.end_turn();
+            trace!(
+                "Turn {}: {} bytes of work",
+                self.conns.turn,
+                self.conns.turn_work
+            );
             // Closes at the end of the turn may have made room below the
             // connection limit; waiting clients must not wait for an event.
             self.resume_accepting();
@@ -527,6 +539,19 @@ impl Server {
             .flatten()
             .min()
             .map(|t| t.saturating_duration_since(now))
+    }
+
+    fn on_socket_error(&mut self, token: Token) {
+        let Some(conn) = self.conns.open_mut(token) else {
+            return;
+        };
+        let why = match conn.socket.take_error() {
+            Ok(Some(e)) => e.to_string(),
+            Ok(None) => "no error reported".to_string(),
+            Err(e) => e.to_string(),
+        };
+        info!("Client ({}): connection failed: {why}", conn.fd);
+        self.conns.close(token, Close::Failed);
     }
 
     /// Puts `token` on the backlog for next turn, once.
@@ -816,7 +841,7 @@ impl Server {
     /// has fallen far below its peak, so the server's resident size comes
     /// down again.
     fn give_memory_back(&mut self) {
-        const WORTH_IT: usize = 32 << 20;
+        const WORTH_IT: usize = 16 << 20;
         if self.conns.total_peak < WORTH_IT || self.conns.total > self.conns.total_peak / 4 {
             return;
         }

@@ -205,6 +205,24 @@ impl Drop for Server {
     }
 }
 
+/// Runs the server with at most `n` open files (soft and hard), so it
+/// cannot raise the limit.
+pub fn limit_fds(n: u64) -> impl FnOnce(&mut std::process::Command) {
+    move |cmd| unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// One client connection, with line and byte helpers.
 pub struct Client {
     pub stream: TcpStream,
@@ -220,6 +238,32 @@ impl Client {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Wraps a stream connected some other way.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Reads one CR LF line, or `None` if the server closes first.
+    pub fn try_read_line_or_closed(&mut self, wait: Duration) -> Option<String> {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let line = loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).take(i).collect();
+                break Some(String::from_utf8_lossy(&line).into_owned());
+            }
+            if !self.fill() {
+                break None;
+            }
+        };
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        line
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
