@@ -9,6 +9,13 @@
 #
 #   benches/compare-redis.sh                 # every shape, 3 runs each
 #   RUNS=5 SHAPES="fanout100 pub1000" benches/compare-redis.sh
+#   BASELINE=/tmp/old/pollchat-server benches/compare-redis.sh
+#
+# With BASELINE, a third server, another build of pollchat-server (say the
+# one before a change), runs beside the two and each shape runs against all
+# three in turn: new against old measured side by side, on the same noisy
+# machine at the same moment. BASELINE_ARGS are its extra options (default
+# "--max-per-ip 0"; set it empty for builds older than that option).
 #
 # Raw RESULT lines are kept in $OUT (default target/compare-redis.txt), the
 # servers' logs beside it (.pollchat.log, .redis.log).
@@ -19,6 +26,9 @@ RUNS=${RUNS:-3}
 OUT=${OUT:-target/compare-redis.txt}
 PC_PORT=${PC_PORT:-17001}
 REDIS_PORT=${REDIS_PORT:-17002}
+BASE_PORT=${BASE_PORT:-17003}
+BASELINE=${BASELINE:-}
+BASELINE_ARGS=${BASELINE_ARGS---max-per-ip 0}
 # Longest one run may take: login, --duration, drain, with room to spare.
 RUN_TIMEOUT=150
 # (Ports below the ephemeral range, 32768 and up, so no client socket holds them.)
@@ -53,10 +63,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 PC_PID=""
 REDIS_PID=""
+BASE_PID=""
 TMP=$(mktemp -d)
 cleanup() {
     [ -n "$PC_PID" ] && kill "$PC_PID" 2>/dev/null || true
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+    [ -n "$BASE_PID" ] && kill "$BASE_PID" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
@@ -76,6 +88,17 @@ wait_for() {
     --max-users 5000 --max-per-ip 0 --log-level warn >"$TMP/pollchat.out" 2>"$OUT.pollchat.log" &
 PC_PID=$!
 wait_for grep -q "Server is on" "$TMP/pollchat.out"
+
+TARGETS="pollchat redis"
+if [ -n "$BASELINE" ]; then
+    # shellcheck disable=SC2086
+    "$BASELINE" --address 127.0.0.1 --port "$BASE_PORT" --max-users 5000 $BASELINE_ARGS \
+        --log-level warn >"$TMP/baseline.out" 2>"$OUT.baseline.log" &
+    BASE_PID=$!
+    wait_for grep -q "Server is on" "$TMP/baseline.out"
+    TARGETS="pollchat baseline redis"
+    echo "baseline: $BASELINE pid $BASE_PID on $BASE_PORT"
+fi
 
 # No persistence (it is a pub/sub benchmark), one I/O thread (as pollchat),
 # Redis's default output limits for pub/sub clients.
@@ -106,8 +129,11 @@ run_one() { # shape target args...
     shift 2
     check_alive pollchat "$PC_PID"
     check_alive redis "$REDIS_PID"
+    [ -z "$BASE_PID" ] || check_alive baseline "$BASE_PID"
     local line
     if line=$(timeout "$RUN_TIMEOUT" "$BIN/pollchat-bench" fanout "$@" | grep '^RESULT'); then
+        # The tool says pollchat for any pollchat; name the build.
+        line=$(sed "s/ target=[^ ]*/ target=$target/" <<<"$line")
         echo "$line shape=$shape" >>"$OUT"
         echo "  $target: $(field deliveries_per_s <<<"$line") deliveries/s, p99 $(field p99_us <<<"$line") us, loss $(field loss <<<"$line")"
     else
@@ -140,6 +166,10 @@ for shape in $SHAPES; do
         run_one "$shape" pollchat --addr "127.0.0.1:$PC_PORT" --server-pid "$PC_PID" $opts
         # shellcheck disable=SC2086
         run_one "$shape" redis --redis "127.0.0.1:$REDIS_PORT" --server-pid "$REDIS_PID" $opts
+        if [ -n "$BASE_PID" ]; then
+            # shellcheck disable=SC2086
+            run_one "$shape" baseline --addr "127.0.0.1:$BASE_PORT" --server-pid "$BASE_PID" $opts
+        fi
     done
 done
 
@@ -148,7 +178,7 @@ echo "Medians of $RUNS runs (raw lines in $OUT). ratio = pollchat / redis delive
 printf '%-11s %-9s %14s %9s %9s %10s %6s %6s %8s %12s %8s\n' \
     shape target deliveries/s p50_us p99_us max_us loss dup reorder server_cpu_s tool_ns
 for shape in $SHAPES; do
-    for target in pollchat redis; do
+    for target in $TARGETS; do
         printf '%-11s %-9s %14s %9s %9s %10s %6s %6s %8s %12s %8s\n' "$shape" "$target" \
             "$(median "$shape" deliveries_per_s "$target")" \
             "$(median "$shape" p50_us "$target")" \
@@ -167,4 +197,10 @@ for shape in $SHAPES; do
     awk -v s="$shape" -v a="$pc" -v b="$rd" -v c="$pc99" -v d="$rd99" 'BEGIN {
         if (b + 0 > 0 && d + 0 > 0) printf "%-11s ratio     %14.2f x deliveries/s, p99 %.2f x redis\n", s, a / b, c / d
     }'
+    if [ -n "$BASE_PID" ]; then
+        bl=$(median "$shape" deliveries_per_s baseline)
+        awk -v s="$shape" -v a="$pc" -v b="$bl" 'BEGIN {
+            if (b + 0 > 0) printf "%-11s vs base   %14.2f x deliveries/s of the baseline build\n", s, a / b
+        }'
+    fi
 done

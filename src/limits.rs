@@ -31,11 +31,14 @@ pub const DEFAULT_MAX_QUEUE: usize = 1 << 20;
 
 /// Back-pressure: once a recipient has more than `limit / HIGH_WATER_DIV`
 /// bytes waiting, a sender that keeps filling it stops being read until
-/// the recipient is down to `limit / LOW_WATER_DIV`. The sender is slowed
+/// the recipient is down to `limit / LOW_WATER_DIV`. Half the limit leaves
+/// the other half for what other senders add in the turn before the
+/// sender stops; at a quarter, 1,000 clients each with 4 broadcasts in
+/// flight (the load tool's fanout1000) were held back for nothing. The sender is slowed
 /// to the speed of its readers instead of the readers being cut off (the
 /// way brokers protect subscribers from one fast publisher).
-pub const HIGH_WATER_DIV: usize = 4;
-pub const LOW_WATER_DIV: usize = 8;
+pub const HIGH_WATER_DIV: usize = 2;
+pub const LOW_WATER_DIV: usize = 4;
 
 /// A sender is held back only if it queued at least this much output
 /// recently (a decaying count, halved every sweep). People typing are
@@ -57,12 +60,12 @@ pub const MIN_QUEUE: usize = 64 * 1024;
 /// to all recipients, plus [`DELIVERY_COST`] per recipient. Past it the
 /// rest of its input waits for the next turn, so one broadcast storm to
 /// thousands of recipients cannot make a turn last seconds.
-pub const TURN_WORK: usize = 1 << 20;
+pub const TURN_WORK: usize = 8 << 20;
 
 /// Work the whole loop does in one turn before deferring the connections
 /// not yet served to the next one (in order, ahead of newcomers): about
 /// tens of milliseconds of copying, whatever one user does.
-pub const TURN_WORK_TOTAL: usize = 32 << 20;
+pub const TURN_WORK_TOTAL: usize = 64 << 20;
 
 /// What a delivery costs besides its bytes (the bookkeeping of one
 /// recipient), in the same units as [`TURN_WORK`].

@@ -226,7 +226,8 @@ impl Connections {
         }
     }
 
-    /// Queues `bytes` for `token`; `false` if they were not queued.
+    /// Queues `bytes` for `token`. `None` if they were not queued; else
+    /// whether its queue is now over the high water mark.
     ///
     /// A client is cut off as not reading only if what waits for it would
     /// pass its limit even after its socket has been offered it: a turn's
@@ -234,16 +235,14 @@ impl Connections {
     /// would cut off readers that are keeping up. Its answers to its own
     /// requests (`own`) are never refused: a reply always gets through,
     /// and back-pressure stops it asking for more meanwhile.
-    fn queue(&mut self, token: Token, bytes: &[u8], own: bool) -> bool {
+    fn queue(&mut self, token: Token, bytes: &[u8], own: bool) -> Option<bool> {
         let (limit, now) = (self.limit(), self.now);
-        let Some(conn) = self.open_mut(token) else {
-            return false;
-        };
+        let conn = self.slab.get_mut(token.0).filter(|c| c.closing.is_none())?;
         if !own && conn.out.pending() + bytes.len() > limit {
             if let Err(e) = conn.out.write_to(&mut conn.socket, now) {
                 info!("Client ({}): write failed: {e}", conn.fd);
                 self.close(token, Close::Failed);
-                return false;
+                return None;
             }
             if conn.out.pending() + bytes.len() > limit {
                 warn!(
@@ -251,13 +250,25 @@ impl Connections {
                     conn.fd
                 );
                 self.cut_off(token);
-                return false;
+                return None;
             }
         }
-        conn.out.push(bytes, now);
-        self.account(token);
-        self.mark_dirty(token);
-        true
+        let capacity = conn.out.capacity();
+        conn.out.push(bytes);
+        // The hot path: memory is counted again only when the buffer grew
+        // (touching the count's fields on every push cost a cache miss per
+        // recipient of a broadcast).
+        if conn.out.capacity() != capacity {
+            let memory = conn.memory();
+            self.total = self.total - conn.footprint + memory;
+            self.total_peak = self.total_peak.max(self.total);
+            conn.footprint = memory;
+        }
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(token);
+        }
+        Some(conn.out.pending() > limit / HIGH_WATER_DIV)
     }
 
     /// Closes a client that is not reading: what it was sent is thrown
@@ -325,6 +336,8 @@ pub struct Server {
     /// The connection whose request is being handled: its work is counted,
     /// and answers to it are its own replies.
     sender: Option<Token>,
+    /// Work the request being handled has caused so far.
+    work: usize,
     /// Connections to serve next turn, each once, in the order they came:
     /// their read budget or their share of a turn's work ran out, or a
     /// receipt or a drained backlog lets them go on. Edge-triggered
@@ -428,6 +441,7 @@ impl Server {
             reply: Vec::new(),
             rendered: Vec::new(),
             sender: None,
+            work: 0,
             backlog: Vec::new(),
             accept_more: Vec::new(),
             receipts: Vec::new(),
@@ -1098,8 +1112,8 @@ impl Server {
         self.sender = Some(token);
         if !self.reply.is_empty() {
             let reply = std::mem::take(&mut self.reply);
-            self.conns.charge(token, reply.len());
-            if self.conns.queue(token, &reply, true) {
+            self.work += reply.len();
+            if self.conns.queue(token, &reply, true) == Some(true) {
                 self.hold_if_backed_up(token);
             }
             self.reply = reply;
@@ -1112,6 +1126,9 @@ impl Server {
                 self.deliver();
             }
         }
+        // Counted once per request, not per recipient.
+        let work = std::mem::take(&mut self.work);
+        self.conns.charge(token, work);
         self.sender = None;
     }
 
@@ -1166,16 +1183,21 @@ impl Server {
         };
         let (_, bytes, after) = &self.rendered[index];
         let own = self.sender == Some(token);
-        if let Some(sender) = self.sender {
-            self.conns.charge(sender, bytes.len() + DELIVERY_COST);
+        if self.sender.is_some() {
+            self.work += bytes.len() + DELIVERY_COST;
         }
-        let queued = bytes.is_empty() || self.conns.queue(token, bytes, own);
+        let queued = if bytes.is_empty() {
+            Some(false)
+        } else {
+            self.conns.queue(token, bytes, own)
+        };
         if *after == After::Close {
             self.conns.close(token, Close::Goodbye);
         }
-        if queued {
+        if queued == Some(true) {
             self.hold_if_backed_up(token);
         }
+        let queued = queued.is_some();
         if let Some(sender) = receipt {
             let serial = self.conns.slab.get(sender.0).map_or(0, |c| c.serial);
             let answer = match self.conns.open_mut(token).filter(|_| queued) {

@@ -37,11 +37,15 @@ pub struct OutBuf {
     written: u64,
     /// (position, who to tell).
     marks: VecDeque<(u64, Receipt)>,
-    /// The most that waited at once since the last [`OutBuf::trim`].
+    /// The most that waited at once (before a write) since the last
+    /// [`OutBuf::trim`].
     peak: usize,
     /// When the socket last took a byte, or output began to wait: how
     /// long a client with output waiting has not been reading.
     last_progress: Instant,
+    /// Everything was written by the last `write_to`: output that waits
+    /// now began waiting since.
+    drained: bool,
 }
 
 impl Default for OutBuf {
@@ -53,6 +57,7 @@ impl Default for OutBuf {
             marks: VecDeque::new(),
             peak: 0,
             last_progress: Instant::now(),
+            drained: true,
         }
     }
 }
@@ -74,21 +79,16 @@ impl OutBuf {
 
     /// Queues `bytes`. Limits are the caller's business: the connection's
     /// limit is judged only after the socket has been offered what waits.
-    /// `now` is the loop turn's clock.
-    pub fn push(&mut self, bytes: &[u8], now: Instant) {
-        if self.is_empty() {
-            // Waiting starts now; a client is not "stuck" for the time it
-            // had nothing to read.
-            self.last_progress = now;
-        }
+    /// Nothing else is done here: a broadcast pushes to every recipient,
+    /// and each field touched is a cache miss per recipient.
+    pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
-        self.peak = self.peak.max(self.pending());
     }
 
     /// How long output has waited without the socket taking a byte; zero
-    /// when nothing waits.
+    /// when nothing waits, or nothing has been tried yet since it began to.
     pub fn stuck_for(&self, now: Instant) -> Duration {
-        if self.is_empty() {
+        if self.is_empty() || self.drained {
             Duration::ZERO
         } else {
             now.saturating_duration_since(self.last_progress)
@@ -136,6 +136,12 @@ impl OutBuf {
     /// number of bytes written; `WouldBlock` is not an error here, it just
     /// means the socket will tell us (a writable event) when it has room.
     pub fn write_to<W: Write>(&mut self, socket: &mut W, now: Instant) -> io::Result<usize> {
+        self.peak = self.peak.max(self.pending());
+        if std::mem::take(&mut self.drained) && !self.is_empty() {
+            // Output began to wait since the last write (within this turn):
+            // a client is not "stuck" for the time it had nothing to read.
+            self.last_progress = now;
+        }
         let mut total = 0;
         while self.head < self.buf.len() {
             match socket.write(&self.buf[self.head..]) {
@@ -151,6 +157,7 @@ impl OutBuf {
                 Err(e) => return Err(e),
             }
         }
+        self.drained = self.is_empty();
         self.compact();
         Ok(total)
     }
@@ -234,12 +241,17 @@ mod tests {
         let later = |ms| t0 + Duration::from_millis(ms);
         let mut out = OutBuf::default();
         assert_eq!(out.stuck_for(later(500)), Duration::ZERO, "nothing waits");
-        out.push(b"hello world", later(100));
-        assert_eq!(out.stuck_for(later(400)), Duration::from_millis(300));
+        out.push(b"hello world");
+        assert_eq!(
+            out.stuck_for(later(400)),
+            Duration::ZERO,
+            "not offered to the socket yet"
+        );
         let mut sock = Trickle {
             taken: vec![],
             room: 0,
         };
+        out.write_to(&mut sock, later(100)).unwrap();
         out.write_to(&mut sock, later(400)).unwrap();
         assert_eq!(out.stuck_for(later(500)), Duration::from_millis(400));
         sock.room = 3;
@@ -254,14 +266,14 @@ mod tests {
     fn partial_writes_resume_where_they_stopped() {
         let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(b"hello world", now);
+        out.push(b"hello world");
         let mut sock = Trickle {
             taken: vec![],
             room: 4,
         };
         assert_eq!(out.write_to(&mut sock, now).unwrap(), 4);
         assert_eq!(out.pending(), 7);
-        out.push(b"!", now);
+        out.push(b"!");
         sock.room = 100;
         out.write_to(&mut sock, now).unwrap();
         assert_eq!(sock.taken, b"hello world!");
@@ -272,7 +284,7 @@ mod tests {
     fn a_drained_buffer_keeps_its_memory_until_trimmed_while_quiet() {
         let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(&[b'x'; 100_000], now);
+        out.push(&[b'x'; 100_000]);
         let mut sock = Trickle {
             taken: vec![],
             room: usize::MAX,
@@ -299,14 +311,14 @@ mod tests {
             taken: vec![],
             room: usize::MAX,
         };
-        out.push(&vec![b'x'; 1 << 20], now);
+        out.push(&vec![b'x'; 1 << 20]);
         while !out.is_empty() {
             out.write_to(&mut sock, now).unwrap();
         }
         out.trim();
         // Still busy, but with a line at a time: the burst's memory goes.
         for _ in 0..3 {
-            out.push(b"a line\r\n", now);
+            out.push(b"a line\r\n");
             out.write_to(&mut sock, now).unwrap();
             out.trim();
         }
@@ -321,9 +333,9 @@ mod tests {
     fn marks_are_reached_only_when_written_past() {
         let now = Instant::now();
         let mut out = OutBuf::default();
-        out.push(b"first", now);
+        out.push(b"first");
         out.mark(receipt(1));
-        out.push(b"second", now);
+        out.push(b"second");
         out.mark(receipt(2));
         let mut sock = Trickle {
             taken: vec![],
