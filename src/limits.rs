@@ -77,6 +77,11 @@ pub const DELIVERY_COST: usize = 16;
 /// already connected.
 pub const ACCEPT_BUDGET: usize = 64;
 
+/// `accept` calls on one listener in one turn, at most: connections
+/// refused at once (over `--max-per-ip`) do not count towards
+/// [`ACCEPT_BUDGET`], but cannot keep a turn accepting for ever either.
+pub const ACCEPT_CALLS: usize = 1024;
+
 /// `listen(2)` backlog: connections the kernel completes and queues before
 /// we accept them. With mio's default of 128, 10,000 connects in a quarter
 /// of a second lost hundreds that the clients believed connected. The

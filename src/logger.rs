@@ -26,6 +26,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// dropped (and counted) rather than held.
 const PENDING_MAX: usize = 64 * 1024;
 
+/// Room a status line needs, about: with less left in the queue, a line
+/// that stderr cannot take is dropped unformatted.
+const LINE_ROOM: usize = 512;
+
 /// Lines are written in batches of about this much, or at the end of each
 /// loop turn, whichever comes first.
 const WRITE_BATCH: usize = 16 * 1024;
@@ -37,6 +41,9 @@ struct Sink {
     pending: Vec<u8>,
     /// Lines dropped since stderr last took everything.
     dropped: u64,
+    /// The queue was full and stderr took nothing: drop without trying
+    /// again until the next flush.
+    stuck: bool,
     /// `2026-11-22T02:31:47` for the second `stamp_secs`.
     stamp: String,
     stamp_secs: u64,
@@ -82,8 +89,18 @@ impl Sink {
     }
 
     /// Formats a record straight into the queue: no allocation per line,
-    /// and the date worked out once a second.
+    /// and the date worked out once a second. When the queue is full and
+    /// stderr took nothing at the last try, the line is counted as dropped
+    /// before it is formatted: a flood of requests, each with its status
+    /// line, must not cost the loop a formatting and a failed `write` per
+    /// line it cannot keep. The next `flush` (the end of the turn) tries
+    /// stderr again.
     fn record(&mut self, record: &Record) {
+        if self.pending.len() + LINE_ROOM > PENDING_MAX && (self.stuck || !self.drain()) {
+            self.stuck = true;
+            self.dropped += 1;
+            return;
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -115,6 +132,7 @@ impl Sink {
     /// Writes what is queued and, once everything is out, says how many
     /// lines were dropped meanwhile.
     fn flush(&mut self) {
+        self.stuck = false;
         if self.drain() && self.dropped > 0 {
             let note = format!(
                 "{} WARN  [pollchat::logger] {} log lines dropped: stderr was not being read\n",
@@ -179,6 +197,7 @@ impl Logger {
                 out: open_stderr(),
                 pending: Vec::new(),
                 dropped: 0,
+                stuck: false,
                 stamp: String::new(),
                 stamp_secs: 0,
             }),
@@ -299,6 +318,7 @@ mod tests {
             out: Some(writer),
             pending: Vec::new(),
             dropped: 0,
+            stuck: false,
             stamp: String::new(),
             stamp_secs: 0,
         };

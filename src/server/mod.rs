@@ -25,9 +25,9 @@ pub mod output;
 use crate::dialect::{Action, After, Me, Protocol};
 use crate::hub::{Event, Hub, Outbox, Pool, Request};
 use crate::limits::{
-    ACCEPT_BUDGET, ACCEPT_RETRY_MS, DELIVERY_COST, EVICT_PER_TURN, HIGH_WATER_DIV, HOLD_MIN_WORK,
-    IDLE_SWEEP_MS, LISTEN_BACKLOG, LOW_WATER_DIV, MIN_QUEUE, READ_BUDGET, READ_CHUNK, RESERVED_FDS,
-    SHUTDOWN_FLUSH_MS, TURN_WORK, TURN_WORK_TOTAL,
+    ACCEPT_BUDGET, ACCEPT_CALLS, ACCEPT_RETRY_MS, DELIVERY_COST, EVICT_PER_TURN, HIGH_WATER_DIV,
+    HOLD_MIN_WORK, IDLE_SWEEP_MS, LISTEN_BACKLOG, LOW_WATER_DIV, MIN_QUEUE, READ_BUDGET,
+    READ_CHUNK, RESERVED_FDS, SHUTDOWN_FLUSH_MS, TURN_WORK, TURN_WORK_TOTAL,
 };
 use connection::{Close, Connection, Tag};
 use log::{debug, error, info, trace, warn};
@@ -589,7 +589,10 @@ impl Server {
 
     // ----- accepting -------------------------------------------------------
 
-    /// Accepts up to [`ACCEPT_BUDGET`] waiting connections. Readiness is
+    /// Accepts up to [`ACCEPT_BUDGET`] waiting connections (those refused
+    /// at once, over `--max-per-ip`, cost little and count only towards
+    /// [`ACCEPT_CALLS`], so a connect flood from one address does not keep
+    /// everyone else waiting in the kernel's queue). Readiness is
     /// edge-triggered, so a listener with more left is served again next
     /// turn (see `accept_more`); the slice per turn keeps a connection
     /// flood from starving the clients already connected.
@@ -597,7 +600,11 @@ impl Server {
         if self.accept_paused_until.is_some() {
             return;
         }
-        for attempt in 0..ACCEPT_BUDGET {
+        let mut kept = 0;
+        for attempt in 0..ACCEPT_CALLS {
+            if kept == ACCEPT_BUDGET {
+                break;
+            }
             let Some(listener) = self.listeners.get(index) else {
                 return;
             };
@@ -619,7 +626,7 @@ impl Server {
                 return;
             }
             match listener.socket.accept() {
-                Ok((socket, peer)) => self.add_connection(index, socket, peer),
+                Ok((socket, peer)) => kept += usize::from(self.add_connection(index, socket, peer)),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 // The client gave up before we got to it, or a signal
                 // arrived: neither is a reason to stop accepting.
@@ -660,7 +667,7 @@ impl Server {
             if conn.serial != serial || registered {
                 continue;
             }
-            info!(
+            warn!(
                 "Client ({}): Server full; making room for a newcomer. Disconnecting User.",
                 conn.fd
             );
@@ -686,7 +693,8 @@ impl Server {
         }
     }
 
-    fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) {
+    /// Takes an accepted connection in; `false` if it was refused at once.
+    fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) -> bool {
         let listener = &self.listeners[index];
         let (protocol, pool) = (listener.protocol, listener.pool);
         let ip = peer.ip().to_canonical();
@@ -694,11 +702,11 @@ impl Server {
         if self.max_per_ip.is_some_and(|max| from_ip >= max) {
             // Accepted only to be closed: left in the kernel's queue it
             // would hold a place there.
-            info!(
+            warn!(
                 "Connection from {ip} refused: {from_ip} already open from that address (--max-per-ip)"
             );
             let _ = socket.shutdown(Shutdown::Both);
-            return;
+            return false;
         }
         // Chat lines are small and must go out now, not after Nagle's
         // algorithm waits for an ACK (tens of milliseconds on loopback).
@@ -713,7 +721,7 @@ impl Server {
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self.poll.registry().register(&mut socket, token, interest) {
             error!("register connection from {peer}: {e}");
-            return;
+            return false;
         }
         self.next_serial += 1;
         let conn = Connection::new(socket, peer, self.next_serial, protocol.session());
@@ -730,6 +738,7 @@ impl Server {
         let open = Request::Open { fd, pool };
         self.hub.handle(token, open, &mut self.outbox);
         self.deliver();
+        true
     }
 
     // ----- the sweep -------------------------------------------------------

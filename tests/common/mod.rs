@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// machines are shared and slow; a passing test never waits this long.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Status lines of the server kept in full (see `Server::start_with`).
+const KEEP_LOG_LINES: usize = 200_000;
+
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_pollchat-server");
 
 /// The server binary the tests start: this build's, unless
@@ -73,7 +76,14 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                sink.lines.lock().unwrap().push(line);
+                let mut lines = sink.lines.lock().unwrap();
+                // A flood logs a line per request: past this many, only
+                // warnings and errors are kept, so a long attack cannot
+                // take the test's memory.
+                if lines.len() < KEEP_LOG_LINES || !line.contains(" INFO ") {
+                    lines.push(line);
+                }
+                drop(lines);
                 sink.changed.notify_all();
             }
         });
@@ -175,6 +185,11 @@ impl Server {
     pub fn signal(&self, signal: i32) {
         let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
         assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Whether the server has exited, and how.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// Waits for the server to exit.
@@ -305,6 +320,28 @@ impl Client {
             );
         }
         self.buf.drain(..n).collect()
+    }
+
+    /// Reads exactly `n` bytes if they arrive within `wait` (`None` if
+    /// not; what did arrive stays buffered).
+    pub fn read_bytes_timeout(&mut self, n: usize, wait: Duration) -> Option<Vec<u8>> {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let got = loop {
+            if self.buf.len() >= n {
+                break Some(self.buf.drain(..n).collect());
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("connection closed"),
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break None
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        };
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        got
     }
 
     /// Reads one line ending in `eol` and returns it without `eol`.
