@@ -474,10 +474,10 @@ fn rss_kb(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// `n` sendto connections that ask for LIST over and over, never read,
-/// and never log in (LIST needs no login).
-fn list_amplifiers(addr: SocketAddr, n: usize) -> Vec<Client> {
-    let lists = sendto_packet(ClientPacket::List).repeat(2_000);
+/// `n` sendto connections that each ask for LIST `lists` times, never
+/// read, and never log in (LIST needs no login).
+fn list_amplifiers(addr: SocketAddr, n: usize, lists: usize) -> Vec<Client> {
+    let lists = sendto_packet(ClientPacket::List).repeat(lists);
     (0..n)
         .map(|_| {
             let mut c = Client::connect(addr);
@@ -497,13 +497,13 @@ fn list_amplifiers_are_cut_off_at_the_total_budget_and_readers_are_not() {
         "--max-total-queue",
         &budget.to_string(),
     ]);
-    // Fifty users: each LIST answer is about 1 KB, 10 KB of requests buy
-    // 2 MB of answers.
+    // Fifty users: each LIST answer is about 1 KB, 40 KB of requests buy
+    // 8 MB of answers, more than the kernel buffers on the way.
     let mut users: Vec<Client> = (0..50)
         .map(|i| sendto_login(server.addr(), &format!("user{i:06}")))
         .collect();
     let rss_before = rss_kb(server.pid());
-    let _attackers = list_amplifiers(server.addr(), 40);
+    let _attackers = list_amplifiers(server.addr(), 40, 8_000);
     server.wait_log("byte budget");
     // The users that read are still served.
     for u in &mut users {
@@ -516,7 +516,7 @@ fn list_amplifiers_are_cut_off_at_the_total_budget_and_readers_are_not() {
     }
     no_one_cut_off_but_by_budget(&server);
     let grown = rss_kb(server.pid()).saturating_sub(rss_before);
-    // 40 attackers were worth 80 MB of answers; the budget is 4 MB.
+    // 40 attackers were worth 320 MB of answers; the budget is 4 MB.
     assert!(grown < 24 * 1024, "the server grew by {grown} kB");
 }
 
@@ -568,7 +568,7 @@ fn memory_goes_back_after_a_burst() {
     let rss_before = rss_kb(server.pid());
     // 150 amplifiers, each holding its answers up to the back-pressure
     // mark: tens of MB while they last.
-    let attackers = list_amplifiers(server.addr(), 150);
+    let attackers = list_amplifiers(server.addr(), 150, 2_000);
     // (Status lines are too many to count here: the logger drops some.)
     let deadline = std::time::Instant::now() + TIMEOUT;
     let mut rss_peak = rss_kb(server.pid());
