@@ -7,25 +7,25 @@
 //! Run with `cargo bench --bench hub`. Elements = deliveries (N - 1).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mio::Token;
-use pollchat::dialect::Protocol;
-use pollchat::hub::{Hub, Outbox, Request};
+
+use pollchat::dialect::mesg;
+use pollchat::hub::{ConnId, Deliveries, Hub, Request};
 use std::hint::black_box;
 use std::time::Duration;
 
 /// A hub with `n` registered users, tokens 0..n.
 fn hub_with(n: usize) -> Hub {
     let mut hub = Hub::new();
-    let mut out = Outbox::new();
+    let mut out = Deliveries::new();
     let pool = hub.add_pool(n);
     for i in 0..n {
         let open = Request::Open {
             fd: i as i32 + 10,
             pool,
         };
-        hub.handle(Token(i), open, &mut out);
+        hub.handle(ConnId(i), open, &mut out);
         let name = format!("c{i}");
-        hub.handle(Token(i), Request::Register { name: &name }, &mut out);
+        hub.handle(ConnId(i), Request::Register { name: &name }, &mut out);
         out.clear();
     }
     hub
@@ -39,25 +39,25 @@ fn broadcast(c: &mut Criterion) {
         // The hub alone: who gets it.
         group.bench_with_input(BenchmarkId::new("hub", n), &n, |b, &n| {
             let mut hub = hub_with(n);
-            let mut out = Outbox::new();
+            let mut out = Deliveries::new();
             b.iter(|| {
                 out.clear();
-                hub.handle(Token(0), Request::Broadcast { text: &text }, &mut out);
+                hub.handle(ConnId(0), Request::Broadcast { text: &text }, &mut out);
                 black_box(out.iter().count())
             })
         });
         // Hub, render once, copy into every recipient's buffer.
         group.bench_with_input(BenchmarkId::new("hub+render", n), &n, |b, &n| {
             let mut hub = hub_with(n);
-            let mut out = Outbox::new();
+            let mut out = Deliveries::new();
             let mut buffers: Vec<Vec<u8>> = vec![Vec::with_capacity(4096); n];
             let mut rendered = Vec::new();
             b.iter(|| {
                 out.clear();
-                hub.handle(Token(0), Request::Broadcast { text: &text }, &mut out);
+                hub.handle(ConnId(0), Request::Broadcast { text: &text }, &mut out);
                 for (event, to) in out.iter() {
                     rendered.clear();
-                    Protocol::Mesg.render(event, &mut rendered);
+                    (mesg::PROTOCOL.render)(event, &mut rendered);
                     for token in to {
                         let buf = &mut buffers[token.0];
                         buf.clear();

@@ -1,8 +1,9 @@
 //! The hub: who is here, under which name, in which channel, and who gets
 //! which message.
 //!
-//! It is pure: requests come in as `(Token, Request)`, and the answer is a
-//! list of [`Event`]s, each with the tokens it goes to, in an [`Outbox`]. It
+//! It is pure: requests come in as `(ConnId, Request)`, and the answer is a
+//! list of [`Event`]s, each with the connections it goes to, in
+//! [`Deliveries`]. It
 //! never sees a socket or a byte of any protocol, so every rule of every
 //! dialect that depends on shared state (names, limits, channels) is tested
 //! here without a network.
@@ -15,9 +16,13 @@
 //! A failed request changes nothing: every check happens before any state
 //! is touched.
 
-use mio::Token;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+
+/// A connection, as the hub knows it: a number the caller chose (the event
+/// loop's slot for it), reused once the connection is [`Request::Gone`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub usize);
 
 /// What a connection asks of the hub, already parsed by its dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,16 +57,8 @@ pub enum Request<'a> {
     /// The client said goodbye: free its name now; the loop closes it.
     Quit,
     /// The connection is gone (closed by either side). Always the last
-    /// request for a token.
-    Close,
-}
-
-/// How a message was addressed; some dialects render them differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Direct,
-    Broadcast,
-    Channel,
+    /// request for a connection.
+    Gone,
 }
 
 /// One registered user, as LIST shows it.
@@ -71,7 +68,7 @@ pub struct User {
     pub fd: i32,
 }
 
-/// What the hub (or, for receipts, the event loop) tells a connection.
+/// What the hub tells a connection.
 /// Dialects turn these into bytes; the hub never does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -97,24 +94,19 @@ pub enum Event {
     NotRegistered,
     /// The answer to `List`.
     Users(Vec<User>),
-    /// A message for this connection. `receipt` names the sender who wants
-    /// to hear when it has been written out; the event loop, which knows
-    /// when that happens, answers with `Delivered` or `Undelivered`.
+    /// A message for this connection, by any route (direct, broadcast,
+    /// channel). `receipt` names the sender who wants to hear when it has
+    /// been written out: the relay, which knows when that happens, tells
+    /// it (see `relay::receipts`).
     Message {
         from: Rc<str>,
         text: Rc<[u8]>,
-        kind: Kind,
-        receipt: Option<Token>,
+        receipt: Option<ConnId>,
     },
     /// `Direct` named nobody who is registered.
     UnknownRecipient {
         name: Rc<str>,
     },
-    /// A message sent with a receipt was written into the recipient's socket.
-    Delivered,
-    /// A message sent with a receipt will never be written: the recipient
-    /// went away first.
-    Undelivered,
     /// The answer to `ListChannels`.
     Channels(Vec<Rc<str>>),
     ChannelExists {
@@ -147,21 +139,21 @@ pub enum Event {
 /// event loop renders it once per dialect and copies the bytes to each
 /// recipient.
 #[derive(Debug, Default)]
-pub struct Outbox {
+pub struct Deliveries {
     items: Vec<(Event, std::ops::Range<usize>)>,
-    recipients: Vec<Token>,
+    recipients: Vec<ConnId>,
 }
 
-impl Outbox {
-    pub fn new() -> Outbox {
-        Outbox::default()
+impl Deliveries {
+    pub fn new() -> Deliveries {
+        Deliveries::default()
     }
 
-    fn send(&mut self, to: Token, event: Event) {
+    fn send(&mut self, to: ConnId, event: Event) {
         self.send_many(std::iter::once(to), event);
     }
 
-    fn send_many(&mut self, to: impl IntoIterator<Item = Token>, event: Event) {
+    fn send_many(&mut self, to: impl IntoIterator<Item = ConnId>, event: Event) {
         let start = self.recipients.len();
         self.recipients.extend(to);
         if self.recipients.len() > start {
@@ -170,7 +162,7 @@ impl Outbox {
     }
 
     /// The events in order, each with its recipients.
-    pub fn iter(&self) -> impl Iterator<Item = (&Event, &[Token])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Event, &[ConnId])> {
         self.items
             .iter()
             .map(|(event, range)| (event, &self.recipients[range.clone()]))
@@ -187,7 +179,7 @@ impl Outbox {
     }
 
     /// Every (recipient, event) pair, for tests.
-    pub fn flatten(&self) -> Vec<(Token, Event)> {
+    pub fn flatten(&self) -> Vec<(ConnId, Event)> {
         self.iter()
             .flat_map(|(event, to)| to.iter().map(move |t| (*t, event.clone())))
             .collect()
@@ -210,7 +202,7 @@ struct PoolCount {
 /// none, when it became empty (its key in [`Hub::empty`]).
 #[derive(Debug, Default)]
 struct Channel {
-    members: Vec<Token>,
+    members: Vec<ConnId>,
     emptied: Option<u64>,
 }
 
@@ -227,9 +219,9 @@ struct Member {
 pub struct Hub {
     /// Indexed by token: tokens are slab keys, so this stays dense.
     members: Vec<Option<Member>>,
-    by_name: HashMap<Rc<str>, Token>,
+    by_name: HashMap<Rc<str>, ConnId>,
     /// Registered tokens in registration order (LIST order, BCST order).
-    order: Vec<Token>,
+    order: Vec<ConnId>,
     /// Channels by name (sorted, for `/list`). A channel outlives its
     /// members; only a `/create` at the limit removes one, the one empty
     /// longest.
@@ -274,12 +266,12 @@ impl Hub {
     }
 
     /// The name `token` is registered under, if any.
-    pub fn name(&self, token: Token) -> Option<&Rc<str>> {
+    pub fn name(&self, token: ConnId) -> Option<&Rc<str>> {
         self.member(token)?.name.as_ref()
     }
 
     /// The token holding `name`, if any.
-    pub fn lookup(&self, name: &str) -> Option<Token> {
+    pub fn lookup(&self, name: &str) -> Option<ConnId> {
         self.by_name.get(name).copied()
     }
 
@@ -300,16 +292,16 @@ impl Hub {
         self.members.iter().filter(|m| m.is_some()).count()
     }
 
-    fn member(&self, token: Token) -> Option<&Member> {
+    fn member(&self, token: ConnId) -> Option<&Member> {
         self.members.get(token.0)?.as_ref()
     }
 
-    fn member_mut(&mut self, token: Token) -> Option<&mut Member> {
+    fn member_mut(&mut self, token: ConnId) -> Option<&mut Member> {
         self.members.get_mut(token.0)?.as_mut()
     }
 
     /// Handles one request from `token`, appending the answers to `out`.
-    pub fn handle(&mut self, token: Token, request: Request<'_>, out: &mut Outbox) {
+    pub fn handle(&mut self, token: ConnId, request: Request<'_>, out: &mut Deliveries) {
         if let Request::Open { fd, pool } = request {
             // A token is only reused after its Close; should that ever be
             // skipped, the old connection's name must not outlive it.
@@ -333,7 +325,7 @@ impl Hub {
         let me = member.name.clone();
         match (request, me) {
             (Request::Open { .. }, _) => unreachable!("handled above"),
-            (Request::Close, _) => {
+            (Request::Gone, _) => {
                 self.unregister(token, out);
                 self.members[token.0] = None;
             }
@@ -375,7 +367,6 @@ impl Hub {
                     Event::Message {
                         from,
                         text: text.into(),
-                        kind: Kind::Direct,
                         receipt: receipt.then_some(token),
                     },
                 ),
@@ -386,7 +377,6 @@ impl Hub {
                 let event = Event::Message {
                     from,
                     text: text.into(),
-                    kind: Kind::Broadcast,
                     receipt: None,
                 };
                 out.send_many(others, event);
@@ -420,7 +410,6 @@ impl Hub {
                         let event = Event::Message {
                             from,
                             text: text.into(),
-                            kind: Kind::Channel,
                             receipt: None,
                         };
                         out.send_many(others, event);
@@ -431,7 +420,7 @@ impl Hub {
         }
     }
 
-    fn register(&mut self, token: Token, name: &str, out: &mut Outbox) {
+    fn register(&mut self, token: ConnId, name: &str, out: &mut Deliveries) {
         if let Some((held, &holder)) = self.by_name.get_key_value(name) {
             let fd = self.member(holder).map_or(-1, |m| m.fd);
             out.send(
@@ -465,7 +454,7 @@ impl Hub {
 
     /// Frees the name of `token` and takes it out of its channel, telling
     /// the channel. Does nothing for a connection without a name.
-    fn unregister(&mut self, token: Token, out: &mut Outbox) {
+    fn unregister(&mut self, token: ConnId, out: &mut Deliveries) {
         let Some(m) = self.member_mut(token) else {
             return;
         };
@@ -494,7 +483,7 @@ impl Hub {
 
     /// Moves `token` into `channel`: leaves its current one (telling those
     /// members), then tells the new channel's members.
-    fn enter(&mut self, token: Token, me: Rc<str>, channel: Rc<str>, out: &mut Outbox) {
+    fn enter(&mut self, token: ConnId, me: Rc<str>, channel: Rc<str>, out: &mut Deliveries) {
         self.leave_channel(token, &me, out);
         let entered = self.channels.entry(channel.clone()).or_default();
         // Occupied again: no longer a channel to remove.
@@ -508,7 +497,7 @@ impl Hub {
         }
     }
 
-    fn leave_channel(&mut self, token: Token, me: &Rc<str>, out: &mut Outbox) {
+    fn leave_channel(&mut self, token: ConnId, me: &Rc<str>, out: &mut Deliveries) {
         let Some(name) = self.member_mut(token).and_then(|m| m.channel.take()) else {
             return;
         };
@@ -543,11 +532,11 @@ impl Hub {
         for (i, member) in self.members.iter().enumerate() {
             let Some(member) = member else { continue };
             if let Some(name) = &member.name {
-                assert_eq!(self.by_name.get(name), Some(&Token(i)));
+                assert_eq!(self.by_name.get(name), Some(&ConnId(i)));
             }
             if let Some(channel) = &member.channel {
                 let members = &self.channels[channel].members;
-                assert_eq!(members.iter().filter(|&&t| t == Token(i)).count(), 1);
+                assert_eq!(members.iter().filter(|&&t| t == ConnId(i)).count(), 1);
             }
         }
         for (name, channel) in &self.channels {
@@ -593,9 +582,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const A: Token = Token(0);
-    const B: Token = Token(1);
-    const C: Token = Token(2);
+    const A: ConnId = ConnId(0);
+    const B: ConnId = ConnId(1);
+    const C: ConnId = ConnId(2);
 
     /// A hub with `n` open connections (fds 10, 11, ...) sharing limit `max`.
     fn hub(n: usize, max: usize) -> Hub {
@@ -606,27 +595,26 @@ mod tests {
                 fd: 10 + i as i32,
                 pool,
             };
-            hub.handle(Token(i), open, &mut Outbox::new());
+            hub.handle(ConnId(i), open, &mut Deliveries::new());
         }
         hub
     }
 
-    fn ask(hub: &mut Hub, token: Token, request: Request<'_>) -> Vec<(Token, Event)> {
-        let mut out = Outbox::new();
+    fn ask(hub: &mut Hub, token: ConnId, request: Request<'_>) -> Vec<(ConnId, Event)> {
+        let mut out = Deliveries::new();
         hub.handle(token, request, &mut out);
         out.flatten()
     }
 
-    fn join(hub: &mut Hub, token: Token, name: &str) {
+    fn join(hub: &mut Hub, token: ConnId, name: &str) {
         let got = ask(hub, token, Request::Register { name });
         assert_eq!(got, vec![(token, Event::Registered { name: name.into() })]);
     }
 
-    fn message(from: &str, text: &str, kind: Kind, receipt: Option<Token>) -> Event {
+    fn message(from: &str, text: &str, receipt: Option<ConnId>) -> Event {
         Event::Message {
             from: from.into(),
             text: text.as_bytes().into(),
-            kind,
             receipt,
         }
     }
@@ -685,7 +673,7 @@ mod tests {
             vec![(C, Event::Full)]
         );
         assert_eq!(h.registered(), 2);
-        assert!(ask(&mut h, A, Request::Close).is_empty());
+        assert!(ask(&mut h, A, Request::Gone).is_empty());
         join(&mut h, C, "c");
     }
 
@@ -693,8 +681,8 @@ mod tests {
     fn each_pool_counts_only_its_own_users() {
         let mut h = Hub::new();
         let (one, two) = (h.add_pool(1), h.add_pool(2));
-        for (token, fd, pool) in [(A, 1, one), (B, 2, two), (C, 3, one), (Token(3), 4, two)] {
-            h.handle(token, Request::Open { fd, pool }, &mut Outbox::new());
+        for (token, fd, pool) in [(A, 1, one), (B, 2, two), (C, 3, one), (ConnId(3), 4, two)] {
+            h.handle(token, Request::Open { fd, pool }, &mut Deliveries::new());
         }
         join(&mut h, A, "a");
         assert_eq!(
@@ -704,7 +692,7 @@ mod tests {
         );
         // Pool two's users are not counted against pool one, nor the reverse.
         join(&mut h, B, "b");
-        join(&mut h, Token(3), "d");
+        join(&mut h, ConnId(3), "d");
         ask(&mut h, A, Request::Unregister);
         join(&mut h, C, "c");
         h.check_invariants();
@@ -766,10 +754,7 @@ mod tests {
                 receipt: false,
             },
         );
-        assert_eq!(
-            got,
-            vec![(B, message("alice", "hi there", Kind::Direct, None))]
-        );
+        assert_eq!(got, vec![(B, message("alice", "hi there", None))]);
         let got = ask(
             &mut h,
             A,
@@ -779,7 +764,7 @@ mod tests {
                 receipt: true,
             },
         );
-        assert_eq!(got, vec![(B, message("alice", "x", Kind::Direct, Some(A)))]);
+        assert_eq!(got, vec![(B, message("alice", "x", Some(A)))]);
     }
 
     #[test]
@@ -807,7 +792,7 @@ mod tests {
         join(&mut h, A, "alice");
         join(&mut h, B, "bob");
         join(&mut h, C, "carol");
-        let mut out = Outbox::new();
+        let mut out = Deliveries::new();
         h.handle(B, Request::Broadcast { text: b"hello all" }, &mut out);
         let items: Vec<_> = out.iter().collect();
         assert_eq!(
@@ -815,10 +800,7 @@ mod tests {
             1,
             "one event, rendered once, for all recipients"
         );
-        assert_eq!(
-            items[0].0,
-            &message("bob", "hello all", Kind::Broadcast, None)
-        );
+        assert_eq!(items[0].0, &message("bob", "hello all", None));
         assert_eq!(items[0].1, &[A, C]);
     }
 
@@ -838,7 +820,7 @@ mod tests {
         join(&mut h, B, "alice");
         // The connection stays known until it is closed.
         assert_eq!(h.connections(), 2);
-        ask(&mut h, A, Request::Close);
+        ask(&mut h, A, Request::Gone);
         assert_eq!(h.connections(), 1);
     }
 
@@ -846,7 +828,7 @@ mod tests {
     fn close_frees_the_name_and_later_requests_are_ignored() {
         let mut h = hub(2, 10);
         join(&mut h, A, "alice");
-        ask(&mut h, A, Request::Close);
+        ask(&mut h, A, Request::Gone);
         assert_eq!(h.lookup("alice"), None);
         assert_eq!(h.registered(), 0);
         assert!(ask(&mut h, A, Request::List).is_empty());
@@ -913,7 +895,7 @@ mod tests {
             ]
         );
         let got = ask(&mut h, B, Request::Say { text: b"hey" });
-        let said = message("bob", "hey", Kind::Channel, None);
+        let said = message("bob", "hey", None);
         assert_eq!(got, vec![(A, said.clone()), (C, said)]);
         // Creating another channel leaves this one.
         let got = ask(&mut h, C, Request::CreateChannel { name: "abc" });
@@ -940,7 +922,7 @@ mod tests {
             vec![(A, Event::Channels(vec!["abc".into(), "tas".into()]))]
         );
         // Disconnecting leaves too.
-        let got = ask(&mut h, A, Request::Close);
+        let got = ask(&mut h, A, Request::Gone);
         assert_eq!(
             got,
             vec![(
@@ -952,7 +934,7 @@ mod tests {
         );
     }
 
-    fn channel_names(h: &mut Hub, token: Token) -> Vec<String> {
+    fn channel_names(h: &mut Hub, token: ConnId) -> Vec<String> {
         match &ask(h, token, Request::ListChannels)[..] {
             [(_, Event::Channels(names))] => names.iter().map(|n| n.to_string()).collect(),
             other => panic!("not a channel list: {other:?}"),
@@ -998,14 +980,14 @@ mod tests {
                 fd: i as i32,
                 pool: Pool(0),
             };
-            h.handle(Token(i), open, &mut Outbox::new());
-            join(&mut h, Token(i), &format!("u{i}"));
+            h.handle(ConnId(i), open, &mut Deliveries::new());
+            join(&mut h, ConnId(i), &format!("u{i}"));
         }
         for i in 0..max {
             let name = format!("c{i}");
-            ask(&mut h, Token(i), Request::CreateChannel { name: &name });
+            ask(&mut h, ConnId(i), Request::CreateChannel { name: &name });
         }
-        let late = Token(max);
+        let late = ConnId(max);
         let got = ask(&mut h, late, Request::CreateChannel { name: "one-more" });
         let refused = Event::TooManyChannels {
             name: "one-more".into(),
@@ -1018,7 +1000,7 @@ mod tests {
         assert_eq!(got, vec![(late, missing)]);
         assert_eq!(channel_names(&mut h, late), ["c0", "c1", "c2"]);
         // Once one channel is empty (its member left), it makes the room.
-        ask(&mut h, Token(1), Request::Close);
+        ask(&mut h, ConnId(1), Request::Gone);
         assert!(ask(&mut h, late, Request::CreateChannel { name: "one-more" }).is_empty());
         assert_eq!(channel_names(&mut h, late), ["c0", "c2", "one-more"]);
         h.check_invariants();
@@ -1027,12 +1009,12 @@ mod tests {
     #[test]
     fn a_channel_emptied_and_entered_again_is_kept() {
         let mut h = Hub::with_max_channels(2);
-        let open = |h: &mut Hub, t: Token| {
+        let open = |h: &mut Hub, t: ConnId| {
             let open = Request::Open {
                 fd: t.0 as i32,
                 pool: Pool(0),
             };
-            h.handle(t, open, &mut Outbox::new());
+            h.handle(t, open, &mut Deliveries::new());
         };
         open(&mut h, A);
         join(&mut h, A, "alice");
@@ -1063,10 +1045,7 @@ mod tests {
                 text: b"still here?",
             },
         );
-        assert_eq!(
-            got,
-            vec![(A, message("bob", "still here?", Kind::Channel, None))]
-        );
+        assert_eq!(got, vec![(A, message("bob", "still here?", None))]);
     }
 
     /// One request from one of four connections, over a few names.
@@ -1086,9 +1065,9 @@ mod tests {
             let mut h = Hub::with_max_channels(max_channels);
             let pools = [h.add_pool(2), h.add_pool(1)];
             let mut open = [false; 4];
-            let mut out = Outbox::new();
+            let mut out = Deliveries::new();
             for (who, what, arg) in steps {
-                let token = Token(who);
+                let token = ConnId(who);
                 let name = NAMES[arg];
                 let request = match what {
                     0 => Request::Open { fd: who as i32, pool: pools[who % 2] },
@@ -1101,7 +1080,7 @@ mod tests {
                     7 => Request::JoinChannel { name },
                     8 => Request::Say { text: b"z" },
                     9 => Request::Quit,
-                    _ => Request::Close,
+                    _ => Request::Gone,
                 };
                 match what {
                     0 => open[who] = true,

@@ -34,6 +34,7 @@ pub mod framing;
 pub mod hub;
 pub mod limits;
 pub mod logger;
+pub mod relay;
 pub mod server;
 #[doc(hidden)]
 pub mod sim;

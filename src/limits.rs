@@ -114,6 +114,19 @@ pub const READ_CHUNK: usize = 16 * 1024;
 /// then goes idle.
 pub const OUTBUF_KEEP: usize = 16 * 1024;
 
+/// Readiness events taken from the poll at once. More wait for the next
+/// turn: the kernel keeps them.
+pub const EVENT_CAPACITY: usize = 1024;
+
+/// Reads of 4 KiB made to drain what a client sent before we hang up on
+/// it (see `server::hang_up`): enough for a reply to survive, bounded so a
+/// flood cannot hold the loop.
+pub const HANG_UP_DRAIN_READS: usize = 16;
+
+/// After a burst, memory is handed back to the system (`malloc_trim`) once
+/// the buffers, which held at least this much, are down to a quarter.
+pub const HEAP_TRIM_MIN: usize = 16 << 20;
+
 /// How long to wait before accepting again after the process ran out of
 /// file descriptors (EMFILE/ENFILE). Pending connections wait in the
 /// kernel's backlog meanwhile; retrying at once would spin.

@@ -1,6 +1,7 @@
 //! `pollchat-client`: parse the command line and run the client loop.
 
-use pollchat::cli::{self, CliError};
+use pollchat::cli::CliError;
+use pollchat::client::cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -1,6 +1,7 @@
 //! `pollchat-server`: parse the command line, bind, say `Server is on`, run.
 
-use pollchat::cli::{self, CliError};
+use pollchat::cli::CliError;
+use pollchat::server::cli;
 use pollchat::server::Server;
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,12 +10,12 @@ fn main() -> ExitCode {
     let args = match cli::parse_server_args(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(CliError::Help) => {
-            println!("{}", cli::SERVER_HELP);
+            println!("{}", cli::server_help());
             return ExitCode::SUCCESS;
         }
         Err(CliError::Usage) => {
             // The usage line first (graders look for it), then the options.
-            eprintln!("{}", cli::SERVER_HELP);
+            eprintln!("{}", cli::server_help());
             return ExitCode::from(2);
         }
         Err(CliError::Invalid(message)) => {

@@ -6,15 +6,15 @@
 //! typed line sends and how the server's bytes are shown.
 
 pub mod channels;
+pub mod cli;
 pub mod hello;
 pub mod mesg;
 pub mod sendto;
 mod stdin;
 
-use crate::cli::ClientArgs;
-use crate::dialect::Protocol;
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
+use cli::ClientArgs;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -127,15 +127,15 @@ pub trait FrontEnd {
     }
 }
 
-/// The front end for `args.protocol`.
+/// The front end for `args.protocol`: one per dialect, by name.
 fn front_end(args: &ClientArgs) -> Box<dyn FrontEnd> {
-    match args.protocol {
-        Protocol::Mesg => Box::new(mesg::Mesg::new()),
-        Protocol::Hello => Box::new(hello::Hello::new()),
-        Protocol::Channels => Box::new(channels::Channels::new(
+    match args.protocol.name {
+        "hello" => Box::new(hello::Hello::new()),
+        "channels" => Box::new(channels::Channels::new(
             args.name.clone().unwrap_or_default(),
         )),
-        Protocol::Sendto => Box::new(sendto::Sendto::new()),
+        "sendto" => Box::new(sendto::Sendto::new()),
+        _ => Box::new(mesg::Mesg::new()),
     }
 }
 

@@ -12,7 +12,7 @@
 //! The client front end (`client/channels.rs`) uses [`put_frame`] and
 //! [`strip`] from here, so both ends pad, cut and strip the same way.
 
-use super::{Action, After, Dialect, Me};
+use super::{Action, Dialect, Protocol, Sender, Then};
 use crate::framing::fixed::FixedFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -111,27 +111,31 @@ fn parse_name(text: &[u8]) -> Option<&str> {
 }
 
 #[derive(Debug)]
-pub struct Session {
+pub struct Parser {
     /// A frame cut short by the client hanging up is not a message: "only
     /// write the message once all 200 characters have been received".
     frames: FixedFramer,
 }
 
-impl Default for Session {
-    fn default() -> Session {
-        Session::new()
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::new()
     }
 }
 
-impl Session {
-    pub fn new() -> Session {
-        Session {
+impl Parser {
+    pub fn new() -> Parser {
+        Parser {
             frames: FixedFramer::new(FRAME_LEN),
         }
     }
 }
 
-impl Dialect for Session {
+impl Dialect for Parser {
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
     fn framer(&mut self) -> &mut dyn Framer {
         &mut self.frames
     }
@@ -139,14 +143,19 @@ impl Dialect for Session {
     /// One frame from the client. Until the hub has a name for this
     /// connection, the frame is the name; registering either succeeds or
     /// closes the connection, so "no name yet" means "first frame".
-    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
-        let fd = me.fd;
+    fn on_frame<'a>(
+        &mut self,
+        frame: Frame<'a>,
+        from: Sender<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let fd = from.fd;
         // A fixed-width framer never reports an over-long frame.
         let Frame::Data(frame) = frame else {
-            return Action::Done(After::Keep);
+            return Action::Done(Then::Stay);
         };
         let text = strip(frame);
-        if me.name.is_none() {
+        if from.name.is_none() {
             return match parse_name(text) {
                 Some(name) => {
                     info!("Client ({fd}): NAME {}", shown(name.as_bytes()));
@@ -155,7 +164,7 @@ impl Dialect for Session {
                 None => {
                     // No reply: the assignment has no message for it.
                     info!("Client ({fd}): Invalid Name. Disconnecting User.");
-                    Action::Done(After::Close)
+                    Action::Done(Then::HangUp)
                 }
             };
         }
@@ -163,7 +172,7 @@ impl Dialect for Session {
             // A frame of padding only says nothing; our choice is to relay
             // nothing and answer nothing.
             info!("Client ({fd}): Empty Message. Discarding Message.");
-            return Action::Done(After::Keep);
+            return Action::Done(Then::Stay);
         }
         if text[0] != b'/' {
             info!("Client ({fd}): Message ({} bytes)", text.len());
@@ -222,7 +231,7 @@ impl Dialect for Session {
                 put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
             }
         }
-        Action::Done(After::Keep)
+        Action::Done(Then::Stay)
     }
 }
 
@@ -272,17 +281,27 @@ fn put_channel_list(out: &mut Vec<u8>, names: &[Rc<str>]) {
     }
 }
 
+/// The `channels` entry of the dialect table.
+pub static PROTOCOL: Protocol = Protocol {
+    name: "channels",
+    default_max_users: usize::MAX,
+    start: || Box::new(Parser::new()),
+    render,
+    render_receipt: super::no_receipts,
+    log_event,
+};
+
 /// How a `channels` client sees each hub event.
-pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
+pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
     match event {
         Event::NameTaken { name, .. } => {
             let name = name.as_bytes();
             put_frame(out, &[b"Name ", name, b" is already in use."]);
-            return After::Close;
+            return Then::HangUp;
         }
         // Only reachable with --max-users. The assignment has no message
         // for it, so the client is simply disconnected.
-        Event::Full => return After::Close,
+        Event::Full => return Then::HangUp,
         // A message from anyone, by any route (a channel, or a MESG or BCST
         // from another dialect), looks the same.
         Event::Message { from, text, .. } => {
@@ -308,7 +327,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         Event::NotInChannel => put_frame(out, &[NOT_IN_CHANNEL.as_bytes()]),
         Event::Joined { who } => put_frame(out, &[who.as_bytes(), b" has joined"]),
         Event::Left { who } => put_frame(out, &[who.as_bytes(), b" has left"]),
-        Event::Bye => return After::Close,
+        Event::Bye => return Then::HangUp,
         // Registering succeeds silently. The rest answer requests this
         // dialect never makes (a name is registered at most once, and every
         // later request comes from a registered connection).
@@ -317,11 +336,9 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         | Event::Unregistered
         | Event::NotRegistered
         | Event::Users(_)
-        | Event::UnknownRecipient { .. }
-        | Event::Delivered
-        | Event::Undelivered => {}
+        | Event::UnknownRecipient { .. } => {}
     }
-    After::Keep
+    Then::Stay
 }
 
 /// Status lines for the hub's answers to one client.
@@ -356,7 +373,6 @@ pub fn log_event(fd: i32, event: &Event) {
 mod tests {
     use super::*;
     use crate::framing::split_all;
-    use crate::hub::Kind;
     use proptest::prelude::*;
 
     fn padded(text: &[u8]) -> Vec<u8> {
@@ -370,14 +386,14 @@ mod tests {
     fn frame(text: &[u8], name: Option<&str>) -> (Vec<u8>, Action<'static>) {
         let frame: &'static [u8] = Box::leak(padded(text).into_boxed_slice());
         let mut reply = Vec::new();
-        let me = Me { fd: 7, name };
-        let action = Session::new().on_frame(Frame::Data(frame), me, &mut reply);
+        let from = Sender { fd: 7, name };
+        let action = Parser::new().on_frame(Frame::Data(frame), from, &mut reply);
         (reply, action)
     }
 
     fn reply_to(text: &str) -> Vec<u8> {
         let (reply, action) = frame(text.as_bytes(), Some("ana"));
-        assert_eq!(action, Action::Done(After::Keep), "{text:?}");
+        assert_eq!(action, Action::Done(Then::Stay), "{text:?}");
         reply
     }
 
@@ -388,7 +404,7 @@ mod tests {
         }
     }
 
-    fn rendered(event: Event) -> (Vec<u8>, After) {
+    fn rendered(event: Event) -> (Vec<u8>, Then) {
         let mut out = Vec::new();
         let after = render(&event, &mut out);
         (out, after)
@@ -470,7 +486,7 @@ mod tests {
             let (reply, action) = frame(bad, None);
             assert_eq!(
                 (reply, action),
-                (vec![], Action::Done(After::Close)),
+                (vec![], Action::Done(Then::HangUp)),
                 "{bad:?}"
             );
         }
@@ -541,7 +557,7 @@ mod tests {
             b"/create a\xc2\x9b",
         ] {
             let (reply, action) = frame(bad, Some("a"));
-            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(action, Action::Done(Then::Stay));
             assert_eq!(
                 reply,
                 padded(CREATE_REQUIRES_ARGUMENT.as_bytes()),
@@ -555,7 +571,7 @@ mod tests {
             b"/join a\xc2\x85",
         ] {
             let (reply, action) = frame(bad, Some("a"));
-            assert_eq!(action, Action::Done(After::Keep));
+            assert_eq!(action, Action::Done(Then::Stay));
             assert_eq!(reply, padded(JOIN_REQUIRES_ARGUMENT.as_bytes()), "{bad:?}");
         }
         let (reply, _) = frame("/join zoë".as_bytes(), Some("a"));
@@ -603,16 +619,15 @@ mod tests {
             (Event::Left { who: "Kay".into() }, "Kay has left"),
         ];
         for (event, want) in cases {
-            assert_eq!(rendered(event), (padded(want.as_bytes()), After::Keep));
+            assert_eq!(rendered(event), (padded(want.as_bytes()), Then::Stay));
         }
-        for kind in [Kind::Channel, Kind::Direct, Kind::Broadcast] {
+        for _route in ["channel", "direct", "broadcast"] {
             let message = Event::Message {
                 from: "Kay".into(),
                 text: b"Hi!".as_slice().into(),
-                kind,
                 receipt: None,
             };
-            assert_eq!(rendered(message), (padded(b"[Kay] Hi!"), After::Keep));
+            assert_eq!(rendered(message), (padded(b"[Kay] Hi!"), Then::Stay));
         }
     }
 
@@ -623,11 +638,10 @@ mod tests {
             text: b"hi\n[Bob] forged\x1b[2J\xc2\x9b\tcaf\xe9"
                 .as_slice()
                 .into(),
-            kind: Kind::Channel,
             receipt: None,
         };
         let want = padded(b"[Kay] hi [Bob] forged [2J  \tcaf\xe9");
-        assert_eq!(rendered(message), (want, After::Keep));
+        assert_eq!(rendered(message), (want, Then::Stay));
         let (reply, _) = frame(b"/x\x07y more", Some("a"));
         assert_eq!(
             strip(&reply),
@@ -643,17 +657,17 @@ mod tests {
         };
         assert_eq!(
             rendered(taken),
-            (padded(b"Name Kay is already in use."), After::Close)
+            (padded(b"Name Kay is already in use."), Then::HangUp)
         );
-        assert_eq!(rendered(Event::Full), (vec![], After::Close));
-        assert_eq!(rendered(Event::Bye), (vec![], After::Close));
+        assert_eq!(rendered(Event::Full), (vec![], Then::HangUp));
+        assert_eq!(rendered(Event::Bye), (vec![], Then::HangUp));
         let registered = Event::Registered { name: "Kay".into() };
-        assert_eq!(rendered(registered), (vec![], After::Keep));
+        assert_eq!(rendered(registered), (vec![], Then::Stay));
     }
 
     #[test]
     fn the_channel_list_is_one_frame_or_nothing() {
-        assert_eq!(rendered(Event::Channels(vec![])), (vec![], After::Keep));
+        assert_eq!(rendered(Event::Channels(vec![])), (vec![], Then::Stay));
         let names = vec!["168_tas".into(), "abc".into()];
         assert_eq!(rendered(Event::Channels(names)).0, padded(b"168_tas\nabc"));
     }
@@ -727,8 +741,8 @@ mod tests {
         #[test]
         fn any_frame_is_handled(bytes in proptest::collection::vec(any::<u8>(), FRAME_LEN), named in any::<bool>()) {
             let mut reply = Vec::new();
-            let me = Me { fd: 3, name: named.then_some("ana") };
-            let _ = Session::new().on_frame(Frame::Data(&bytes), me, &mut reply);
+            let from = Sender { fd: 3, name: named.then_some("ana") };
+            let _ = Parser::new().on_frame(Frame::Data(&bytes), from, &mut reply);
             prop_assert_eq!(reply.len() % FRAME_LEN, 0);
         }
     }

@@ -10,10 +10,10 @@
 //! The one reply that is not made at once is `SEND-OK`: the protocol (PR12)
 //! allows it only after the `DELIVERY` line is in the recipient's socket.
 //! The dialect asks the hub for a receipt (`Request::Direct { receipt: true }`)
-//! and the event loop later hands this connection `Event::Delivered`, or
-//! `Event::Undelivered` if the recipient went away first.
+//! and the relay later hands this connection [`Receipt::Delivered`], or
+//! [`Receipt::Undelivered`] if the recipient went away first.
 
-use super::{Action, After, Dialect, Me};
+use super::{Action, Dialect, Protocol, Receipt, Sender, Then};
 use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -49,26 +49,30 @@ fn line(out: &mut Vec<u8>, text: &str) {
 }
 
 #[derive(Debug)]
-pub struct Session {
+pub struct Parser {
     lines: LineFramer,
 }
 
-impl Default for Session {
-    fn default() -> Session {
-        Session::new()
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::new()
     }
 }
 
-impl Session {
-    pub fn new() -> Session {
-        Session {
+impl Parser {
+    pub fn new() -> Parser {
+        Parser {
             // Only `\n` ends a message here: a `\r` inside one is text.
             lines: LineFramer::newline_only(MAX_LINE),
         }
     }
 }
 
-impl Dialect for Session {
+impl Dialect for Parser {
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
     fn framer(&mut self) -> &mut dyn Framer {
         &mut self.lines
     }
@@ -76,17 +80,22 @@ impl Dialect for Session {
     /// One message from the client, checked in the order of the table in
     /// PROTOCOLS.md. Before login only a well-formed `HELLO-FROM` keeps the
     /// connection: every other message is answered and the connection
-    /// closed (PR4, PR7). After login nothing the client sends closes it.
-    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
-        let fd = me.fd;
-        let logged_in = me.name.is_some();
+    /// closed (PR4, PR7). Then login nothing the client sends closes it.
+    fn on_frame<'a>(
+        &mut self,
+        frame: Frame<'a>,
+        from: Sender<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let fd = from.fd;
+        let logged_in = from.name.is_some();
         let Frame::Data(text) = frame else {
             // Our choice where the table is silent: before login an
             // over-long line cannot be a valid HELLO-FROM (a name is at
             // most 32 bytes), so it fails the login like a bad name does.
             info!("Client ({fd}): Message too long (BAD-RQST-BODY). Discarding Message.");
             line(reply, BAD_RQST_BODY);
-            return Action::Done(if logged_in { After::Keep } else { After::Close });
+            return Action::Done(if logged_in { Then::Stay } else { Then::HangUp });
         };
         let (header, body) = split_word(text);
         if header == HELLO_FROM.as_bytes() {
@@ -94,7 +103,7 @@ impl Dialect for Session {
                 // PR6: a second login is a header error, whatever the name.
                 info!("Client ({fd}): HELLO-FROM when logged in (BAD-RQST-HDR).");
                 line(reply, BAD_RQST_HDR);
-                return Action::Done(After::Keep);
+                return Action::Done(Then::Stay);
             }
             // The name is checked before the hub looks at it, so a bad
             // name is BAD-RQST-BODY even when the server is full (PR4).
@@ -107,14 +116,14 @@ impl Dialect for Session {
                 _ => {
                     info!("Client ({fd}): HELLO-FROM with an invalid username (BAD-RQST-BODY).");
                     line(reply, BAD_RQST_BODY);
-                    Action::Done(After::Close)
+                    Action::Done(Then::HangUp)
                 }
             };
         }
         if !logged_in {
             info!("Client ({fd}): Not logged in (BAD-RQST-HDR).");
             line(reply, BAD_RQST_HDR);
-            return Action::Done(After::Close);
+            return Action::Done(Then::HangUp);
         }
         if header == LIST.as_bytes() {
             if body.is_none() {
@@ -156,12 +165,32 @@ impl Dialect for Session {
             info!("Client ({fd}): Unknown header (BAD-RQST-HDR).");
             line(reply, BAD_RQST_HDR);
         }
-        Action::Done(After::Keep)
+        Action::Done(Then::Stay)
     }
 }
 
+/// The `hello` entry of the dialect table.
+pub static PROTOCOL: Protocol = Protocol {
+    name: "hello",
+    default_max_users: crate::limits::HELLO_MAX_USERS,
+    start: || Box::new(Parser::new()),
+    render,
+    render_receipt,
+    log_event,
+};
+
+/// The answer to a `SEND`, once its `DELIVERY` is in the recipient's
+/// socket or never will be (PR12).
+pub fn render_receipt(receipt: Receipt, out: &mut Vec<u8>) -> Then {
+    match receipt {
+        Receipt::Delivered => line(out, SEND_OK),
+        Receipt::Undelivered => line(out, BAD_DEST_USER),
+    }
+    Then::Stay
+}
+
 /// How a `hello` client sees each hub event.
-pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
+pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
     match event {
         Event::Registered { name } => {
             out.extend_from_slice(HELLO.as_bytes());
@@ -174,17 +203,17 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         // A failed login closes the connection (PR5, PR15).
         Event::NameTaken { .. } => {
             line(out, IN_USE);
-            return After::Close;
+            return Then::HangUp;
         }
         Event::Full => {
             line(out, BUSY);
-            return After::Close;
+            return Then::HangUp;
         }
         // Only a request that needs a login gets this, and before login
         // every such request is a header error that closes (PR7).
         Event::NotRegistered => {
             line(out, BAD_RQST_HDR);
-            return After::Close;
+            return Then::HangUp;
         }
         Event::Users(users) => {
             out.extend_from_slice(LIST_OK.as_bytes());
@@ -211,9 +240,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
             push_relayed(out, text);
             out.push(b'\n');
         }
-        Event::UnknownRecipient { .. } | Event::Undelivered => line(out, BAD_DEST_USER),
-        Event::Delivered => line(out, SEND_OK),
-        Event::Bye => return After::Close,
+        Event::UnknownRecipient { .. } => line(out, BAD_DEST_USER),
+        Event::Bye => return Then::HangUp,
         // Logout and channels have no form in this protocol, and a hello
         // client never asks for them.
         Event::Unregistered
@@ -225,7 +253,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         | Event::Joined { .. }
         | Event::Left { .. } => {}
     }
-    After::Keep
+    Then::Stay
 }
 
 /// Status lines for the hub's answers to one client.
@@ -254,14 +282,14 @@ pub fn log_event(fd: i32, event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{Kind, User};
+    use crate::hub::User;
     use proptest::prelude::*;
 
     fn frame_as(line: &str, name: Option<&str>) -> (String, Action<'static>) {
         let line: &'static [u8] = Box::leak(line.as_bytes().to_vec().into_boxed_slice());
         let mut reply = Vec::new();
-        let me = Me { fd: 7, name };
-        let action = Session::new().on_frame(Frame::Data(line), me, &mut reply);
+        let from = Sender { fd: 7, name };
+        let action = Parser::new().on_frame(Frame::Data(line), from, &mut reply);
         (String::from_utf8(reply).unwrap(), action)
     }
 
@@ -275,7 +303,7 @@ mod tests {
         frame_as(line, Some("alice"))
     }
 
-    fn answered(reply: &str, after: After) -> (String, Action<'static>) {
+    fn answered(reply: &str, after: Then) -> (String, Action<'static>) {
         (format!("{reply}\n"), Action::Done(after))
     }
 
@@ -283,7 +311,7 @@ mod tests {
         (String::new(), Action::Request(request))
     }
 
-    fn rendered(event: Event) -> (String, After) {
+    fn rendered(event: Event) -> (String, Then) {
         let mut out = Vec::new();
         let after = render(&event, &mut out);
         (String::from_utf8(out).unwrap(), after)
@@ -319,7 +347,7 @@ mod tests {
         ] {
             assert_eq!(
                 before_login(bad),
-                answered(BAD_RQST_BODY, After::Close),
+                answered(BAD_RQST_BODY, Then::HangUp),
                 "{bad:?}"
             );
         }
@@ -330,7 +358,7 @@ mod tests {
         for line in ["HELLO-FROM bob", "HELLO-FROM b,d", "HELLO-FROM"] {
             assert_eq!(
                 logged_in(line),
-                answered(BAD_RQST_HDR, After::Keep),
+                answered(BAD_RQST_HDR, Then::Stay),
                 "{line:?}"
             );
         }
@@ -348,7 +376,7 @@ mod tests {
         ] {
             assert_eq!(
                 before_login(line),
-                answered(BAD_RQST_HDR, After::Close),
+                answered(BAD_RQST_HDR, Then::HangUp),
                 "{line:?}"
             );
         }
@@ -358,7 +386,7 @@ mod tests {
     fn list_takes_no_body() {
         assert_eq!(logged_in("LIST"), asks(Request::List));
         for line in ["LIST ", "LIST all"] {
-            assert_eq!(logged_in(line), answered(BAD_RQST_BODY, After::Keep));
+            assert_eq!(logged_in(line), answered(BAD_RQST_BODY, Then::Stay));
         }
     }
 
@@ -374,7 +402,7 @@ mod tests {
         ] {
             assert_eq!(
                 logged_in(bad),
-                answered(BAD_RQST_BODY, After::Keep),
+                answered(BAD_RQST_BODY, Then::Stay),
                 "{bad:?}"
             );
         }
@@ -401,12 +429,12 @@ mod tests {
     #[test]
     fn send_to_a_name_that_is_not_text_is_to_nobody() {
         let mut reply = Vec::new();
-        let me = Me {
+        let from = Sender {
             fd: 7,
             name: Some("alice"),
         };
-        let action = Session::new().on_frame(Frame::Data(b"SEND b\xffb hi"), me, &mut reply);
-        assert_eq!(action, Action::Done(After::Keep));
+        let action = Parser::new().on_frame(Frame::Data(b"SEND b\xffb hi"), from, &mut reply);
+        assert_eq!(action, Action::Done(Then::Stay));
         assert_eq!(reply, b"BAD-DEST-USER\n");
     }
 
@@ -422,7 +450,7 @@ mod tests {
         ] {
             assert_eq!(
                 logged_in(line),
-                answered(BAD_RQST_HDR, After::Keep),
+                answered(BAD_RQST_HDR, Then::Stay),
                 "{line:?}"
             );
         }
@@ -432,12 +460,12 @@ mod tests {
     fn an_over_long_line_is_a_body_error_that_closes_only_before_login() {
         let too_long = |name| {
             let mut reply = Vec::new();
-            let me = Me { fd: 3, name };
-            let action = Session::new().on_frame(Frame::TooLong, me, &mut reply);
+            let from = Sender { fd: 3, name };
+            let action = Parser::new().on_frame(Frame::TooLong, from, &mut reply);
             (String::from_utf8(reply).unwrap(), action)
         };
-        assert_eq!(too_long(None), answered(BAD_RQST_BODY, After::Close));
-        assert_eq!(too_long(Some("a")), answered(BAD_RQST_BODY, After::Keep));
+        assert_eq!(too_long(None), answered(BAD_RQST_BODY, Then::HangUp));
+        assert_eq!(too_long(Some("a")), answered(BAD_RQST_BODY, Then::Stay));
     }
 
     #[test]
@@ -448,7 +476,7 @@ mod tests {
                     name: "alice".into(),
                 },
                 "HELLO alice\n",
-                After::Keep,
+                Then::Stay,
             ),
             (
                 Event::NameTaken {
@@ -456,27 +484,25 @@ mod tests {
                     fd: 5,
                 },
                 "IN-USE\n",
-                After::Close,
+                Then::HangUp,
             ),
-            (Event::Full, "BUSY\n", After::Close),
+            (Event::Full, "BUSY\n", Then::HangUp),
             (
                 Event::AlreadyRegistered {
                     name: "alice".into(),
                     fd: 5,
                 },
                 "BAD-RQST-HDR\n",
-                After::Keep,
+                Then::Stay,
             ),
-            (Event::NotRegistered, "BAD-RQST-HDR\n", After::Close),
+            (Event::NotRegistered, "BAD-RQST-HDR\n", Then::HangUp),
             (
                 Event::UnknownRecipient { name: "zed".into() },
                 "BAD-DEST-USER\n",
-                After::Keep,
+                Then::Stay,
             ),
-            (Event::Delivered, "SEND-OK\n", After::Keep),
-            (Event::Undelivered, "BAD-DEST-USER\n", After::Keep),
-            (Event::Bye, "", After::Close),
-            (Event::NotInChannel, "", After::Keep),
+            (Event::Bye, "", Then::HangUp),
+            (Event::NotInChannel, "", Then::Stay),
         ];
         for (event, text, after) in cases {
             assert_eq!(
@@ -484,6 +510,18 @@ mod tests {
                 (text.to_string(), after),
                 "{event:?}"
             );
+        }
+    }
+
+    #[test]
+    fn receipts_are_send_ok_or_bad_dest_user() {
+        for (receipt, text) in [
+            (Receipt::Delivered, "SEND-OK\n"),
+            (Receipt::Undelivered, "BAD-DEST-USER\n"),
+        ] {
+            let mut out = Vec::new();
+            assert_eq!(render_receipt(receipt, &mut out), Then::Stay);
+            assert_eq!(out, text.as_bytes());
         }
     }
 
@@ -499,7 +537,7 @@ mod tests {
             .collect();
         assert_eq!(
             rendered(Event::Users(users)),
-            ("LIST-OK bob,alice,carol\n".to_string(), After::Keep)
+            ("LIST-OK bob,alice,carol\n".to_string(), Then::Stay)
         );
         let one = vec![User {
             name: "me".into(),
@@ -510,11 +548,10 @@ mod tests {
 
     #[test]
     fn messages_of_every_kind_are_deliveries() {
-        for kind in [Kind::Direct, Kind::Broadcast, Kind::Channel] {
+        for _route in ["channel", "direct", "broadcast"] {
             let message = Event::Message {
                 from: "bob".into(),
                 text: b" hi  there".as_slice().into(),
-                kind,
                 receipt: None,
             };
             assert_eq!(rendered(message).0, "DELIVERY bob  hi  there\n");
@@ -524,7 +561,6 @@ mod tests {
         let message = Event::Message {
             from: "ana".into(),
             text: b"two\nlines\r\x1b[2J\tend".as_slice().into(),
-            kind: Kind::Channel,
             receipt: None,
         };
         assert_eq!(rendered(message).0, "DELIVERY ana two lines  [2J\tend\n");
@@ -538,14 +574,14 @@ mod tests {
             line in proptest::collection::vec(any::<u8>(), 1..64),
         ) {
             let mut reply = Vec::new();
-            let me = Me { fd: 1, name: None };
-            let action = Session::new().on_frame(Frame::Data(&line), me, &mut reply);
+            let from = Sender { fd: 1, name: None };
+            let action = Parser::new().on_frame(Frame::Data(&line), from, &mut reply);
             match action {
                 Action::Request(Request::Register { name }) => {
                     prop_assert!(valid_name(name.as_bytes()));
                     prop_assert!(reply.is_empty());
                 }
-                Action::Done(After::Close) => {
+                Action::Done(Then::HangUp) => {
                     prop_assert!(reply == b"BAD-RQST-HDR\n" || reply == b"BAD-RQST-BODY\n");
                 }
                 other => prop_assert!(false, "unexpected {:?}", other),

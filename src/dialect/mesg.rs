@@ -6,7 +6,7 @@
 //! in LF, CR LF or a lone CR, and telnet's commands are stripped; lines to
 //! the client end in CR LF, as telnet expects.
 
-use super::{Action, After, Dialect, Me};
+use super::{Action, Dialect, Protocol, Sender, Then};
 use crate::framing::line::LineFramer;
 use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
@@ -48,27 +48,31 @@ fn already_registered(out: &mut Vec<u8>, name: &str, fd: i32) {
 }
 
 #[derive(Debug)]
-pub struct Session {
+pub struct Parser {
     telnet: TelnetFilter,
     lines: LineFramer,
 }
 
-impl Default for Session {
-    fn default() -> Session {
-        Session::new()
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::new()
     }
 }
 
-impl Session {
-    pub fn new() -> Session {
-        Session {
+impl Parser {
+    pub fn new() -> Parser {
+        Parser {
             telnet: TelnetFilter::new(),
             lines: LineFramer::new(MAX_LINE),
         }
     }
 }
 
-impl Dialect for Session {
+impl Dialect for Parser {
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
     fn framer(&mut self) -> &mut dyn Framer {
         &mut self.lines
     }
@@ -80,12 +84,17 @@ impl Dialect for Session {
     /// One line from the client. The order of the checks is the order of
     /// the table in PROTOCOLS.md: PING and QUIT work for anyone, JOIN checks
     /// registration before the name, and everything else needs a name.
-    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
-        let fd = me.fd;
+    fn on_frame<'a>(
+        &mut self,
+        frame: Frame<'a>,
+        from: Sender<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let fd = from.fd;
         let Frame::Data(text) = frame else {
             info!("Client ({fd}): Message Too Long. Discarding Message.");
             line(reply, TOO_LONG);
-            return Action::Done(After::Keep);
+            return Action::Done(Then::Stay);
         };
         let (command, rest) = split_word(text);
         match command {
@@ -100,7 +109,7 @@ impl Dialect for Session {
             b"JOIN" => {
                 let name = rest.unwrap_or_default();
                 info!("Client ({fd}): JOIN {}", shown(name));
-                if let Some(mine) = me.name {
+                if let Some(mine) = from.name {
                     info!("Client ({fd}): User Already Registered. Discarding JOIN.");
                     already_registered(reply, mine, fd);
                 } else if !valid_name(name) {
@@ -112,7 +121,7 @@ impl Dialect for Session {
                     return Action::Request(Request::Register { name });
                 }
             }
-            _ if me.name.is_none() => {
+            _ if from.name.is_none() => {
                 info!("Client ({fd}): Unregistered User. Discarding Message.");
                 line(reply, UNREGISTERED);
             }
@@ -158,7 +167,7 @@ impl Dialect for Session {
                 line(reply, UNKNOWN_MESSAGE);
             }
         }
-        Action::Done(After::Keep)
+        Action::Done(Then::Stay)
     }
 }
 
@@ -170,8 +179,18 @@ fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
     out.extend_from_slice(b"). MESG Discarded.\r\n");
 }
 
+/// The `mesg` entry of the dialect table.
+pub static PROTOCOL: Protocol = Protocol {
+    name: "mesg",
+    default_max_users: crate::limits::MESG_MAX_USERS,
+    start: || Box::new(Parser::new()),
+    render,
+    render_receipt: super::no_receipts,
+    log_event,
+};
+
 /// How a `mesg` client sees each hub event.
-pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
+pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
     match event {
         Event::Registered { name } => {
             let _ = write!(out, "JOIN {name} Request Accepted\r\n");
@@ -181,7 +200,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         }
         Event::Full => {
             line(out, TOO_MANY_USERS);
-            return After::Close;
+            return Then::HangUp;
         }
         Event::NotRegistered => line(out, UNREGISTERED),
         Event::Users(users) => {
@@ -203,11 +222,9 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
             out.extend_from_slice(EOL);
         }
         Event::UnknownRecipient { name } => unknown_recipient(out, name.as_bytes()),
-        Event::Bye => return After::Close,
+        Event::Bye => return Then::HangUp,
         // Channel notices and receipts have no form in this protocol.
         Event::Unregistered
-        | Event::Delivered
-        | Event::Undelivered
         | Event::Channels(_)
         | Event::ChannelExists { .. }
         | Event::TooManyChannels { .. }
@@ -216,7 +233,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         | Event::Joined { .. }
         | Event::Left { .. } => {}
     }
-    After::Keep
+    Then::Stay
 }
 
 /// Status lines for the hub's answers to one client.
@@ -245,22 +262,22 @@ pub fn log_event(fd: i32, event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{Kind, User};
+    use crate::hub::User;
 
     fn frame(line: &str, name: Option<&str>) -> (String, Option<Request<'static>>) {
         let line: &'static [u8] = Box::leak(line.as_bytes().to_vec().into_boxed_slice());
         let mut reply = Vec::new();
-        let me = Me { fd: 7, name };
-        let action = Session::new().on_frame(Frame::Data(line), me, &mut reply);
+        let from = Sender { fd: 7, name };
+        let action = Parser::new().on_frame(Frame::Data(line), from, &mut reply);
         let request = match action {
             Action::Request(r) => Some(r),
-            Action::Done(After::Keep) => None,
-            Action::Done(After::Close) => panic!("mesg never closes on a frame alone"),
+            Action::Done(Then::Stay) => None,
+            Action::Done(Then::HangUp) => panic!("mesg never closes on a frame alone"),
         };
         (String::from_utf8(reply).unwrap(), request)
     }
 
-    fn rendered(event: Event) -> (String, After) {
+    fn rendered(event: Event) -> (String, Then) {
         let mut out = Vec::new();
         let after = render(&event, &mut out);
         (String::from_utf8(out).unwrap(), after)
@@ -352,8 +369,8 @@ mod tests {
     #[test]
     fn too_long_is_answered() {
         let mut reply = Vec::new();
-        let me = Me { fd: 3, name: None };
-        Session::new().on_frame(Frame::TooLong, me, &mut reply);
+        let from = Sender { fd: 3, name: None };
+        Parser::new().on_frame(Frame::TooLong, from, &mut reply);
         assert_eq!(reply, b"Message Too Long. Discarding Message.\r\n");
     }
 
@@ -362,7 +379,7 @@ mod tests {
         let (text, after) = rendered(Event::Full);
         assert_eq!(
             (text.as_str(), after),
-            ("Too Many Users. Disconnecting User.\r\n", After::Close)
+            ("Too Many Users. Disconnecting User.\r\n", Then::HangUp)
         );
         assert_eq!(
             rendered(Event::Registered { name: "al".into() }).0,
@@ -383,11 +400,10 @@ mod tests {
         let message = Event::Message {
             from: "al".into(),
             text: b"hi".as_slice().into(),
-            kind: Kind::Broadcast,
             receipt: None,
         };
         assert_eq!(rendered(message).0, "FROM al: hi\r\n");
-        assert_eq!(rendered(Event::Bye), (String::new(), After::Close));
+        assert_eq!(rendered(Event::Bye), (String::new(), Then::HangUp));
     }
 
     #[test]
@@ -395,7 +411,6 @@ mod tests {
         let forged = Event::Message {
             from: "s".into(),
             text: b"hi\r\nFROM admin: forged".as_slice().into(),
-            kind: Kind::Direct,
             receipt: None,
         };
         assert_eq!(rendered(forged).0, "FROM s: hi  FROM admin: forged\r\n");
@@ -406,7 +421,6 @@ mod tests {
         let message = Event::Message {
             from: "s".into(),
             text: b"\xff\xfa\x18\x1b]0;t\x07\ttab".as_slice().into(),
-            kind: Kind::Direct,
             receipt: None,
         };
         let mut out = Vec::new();

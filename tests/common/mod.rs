@@ -170,6 +170,21 @@ impl Server {
         }
     }
 
+    /// Waits until a status line containing any of `needles` has been
+    /// logged, and returns it.
+    pub fn wait_log_any(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            if let Some(line) = lines.iter().find(|l| needles.iter().any(|n| l.contains(n))) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no log line containing any of {needles:?}");
+            lines = self.log.changed.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
     /// How many status lines contain `needle` so far.
     pub fn count_log(&self, needle: &str) -> usize {
         self.log

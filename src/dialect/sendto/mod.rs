@@ -13,7 +13,7 @@
 
 pub mod packet;
 
-use super::{Action, After, Dialect, Me};
+use super::{Action, Dialect, Protocol, Receipt, Sender, Then};
 use crate::framing::length::LengthFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
@@ -22,43 +22,52 @@ use log::info;
 use packet::{ClientPacket, Malformed, Status, MAX_BODY};
 
 #[derive(Debug)]
-pub struct Session {
+pub struct Parser {
     /// A packet cut short by the peer closing is not a packet: dropped.
     packets: LengthFramer,
 }
 
-impl Default for Session {
-    fn default() -> Session {
-        Session::new()
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::new()
     }
 }
 
-impl Session {
-    pub fn new() -> Session {
-        Session {
+impl Parser {
+    pub fn new() -> Parser {
+        Parser {
             packets: LengthFramer::new(MAX_BODY),
         }
     }
 }
 
-impl Dialect for Session {
+impl Dialect for Parser {
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
     fn framer(&mut self) -> &mut dyn Framer {
         &mut self.packets
     }
 
     /// One whole packet from the client. Malformed ones are answered `2`
     /// here and skipped; the rest go to the hub, whose answer is the reply.
-    fn on_frame<'a>(&mut self, frame: Frame<'a>, me: Me<'_>, reply: &mut Vec<u8>) -> Action<'a> {
-        let fd = me.fd;
+    fn on_frame<'a>(
+        &mut self,
+        frame: Frame<'a>,
+        from: Sender<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Action<'a> {
+        let fd = from.fd;
         let Frame::Data(bytes) = frame else {
             // Refused on its header; its body is never read into memory.
-            // After a lie that size the stream cannot be trusted: hang up.
+            // Then a lie that size the stream cannot be trusted: hang up.
             let (kind, len) = self.packets.rejected().map_or((0, 0), |h| (h.kind, h.len));
             info!(
                 "Client ({fd}): Packet type {kind:#04x} declares {len} bytes, over {MAX_BODY}. Answering 2 and disconnecting."
             );
             packet::put_response(reply, Status::Malformed);
-            return Action::Done(After::Close);
+            return Action::Done(Then::HangUp);
         };
         // The framer yields whole packets, header included: never empty.
         let kind = bytes.first().copied().unwrap_or_default();
@@ -66,13 +75,13 @@ impl Dialect for Session {
         let malformed = |reply: &mut Vec<u8>, why: &dyn std::fmt::Display| {
             info!("Client ({fd}): Malformed {type_name} packet (type {kind:#04x}): {why}. Answering 2.");
             packet::put_response(reply, Status::Malformed);
-            Action::Done(After::Keep)
+            Action::Done(Then::Stay)
         };
         match ClientPacket::decode(bytes) {
             Err(Malformed::UnknownType(kind)) => {
                 info!("Client ({fd}): Unknown packet type {kind:#04x}. Answering 2.");
                 packet::put_response(reply, Status::Malformed);
-                Action::Done(After::Keep)
+                Action::Done(Then::Stay)
             }
             Err(why) => malformed(reply, &why),
             Ok(ClientPacket::Login { name }) => {
@@ -127,14 +136,33 @@ impl Dialect for Session {
     }
 }
 
+/// The `sendto` entry of the dialect table.
+pub static PROTOCOL: Protocol = Protocol {
+    name: "sendto",
+    default_max_users: usize::MAX,
+    start: || Box::new(Parser::new()),
+    render,
+    render_receipt,
+    log_event,
+};
+
+/// The one reply to a SENDTO: `0` once the message is in the recipient's
+/// socket, `1` if it never will be.
+pub fn render_receipt(receipt: Receipt, out: &mut Vec<u8>) -> Then {
+    let status = match receipt {
+        Receipt::Delivered => Status::Ok,
+        Receipt::Undelivered => Status::Failure,
+    };
+    packet::put_response(out, status);
+    Then::Stay
+}
+
 /// How a `sendto` client sees each hub event. Each answer to one of its own
 /// requests is that request's one reply.
-pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
+pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
     match event {
         // LOGIN, LOGOUT and SENDTO succeeded.
-        Event::Registered { .. } | Event::Unregistered | Event::Delivered => {
-            packet::put_response(out, Status::Ok)
-        }
+        Event::Registered { .. } | Event::Unregistered => packet::put_response(out, Status::Ok),
         // LOGIN: logged in already, name taken, server full (which closes
         // the connection in `mesg` but not here: LOGIN simply fails).
         // SENDTO: not logged in, no such user, recipient gone before the
@@ -143,8 +171,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         | Event::NameTaken { .. }
         | Event::Full
         | Event::NotRegistered
-        | Event::UnknownRecipient { .. }
-        | Event::Undelivered => packet::put_response(out, Status::Failure),
+        | Event::UnknownRecipient { .. } => packet::put_response(out, Status::Failure),
         Event::Users(users) => packet::put_list(out, users.iter().map(|u| &*u.name)),
         // From a user of any dialect, by any route (direct, broadcast,
         // channel). Other dialects' text need not be UTF-8, which a string
@@ -156,7 +183,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
             let text = crate::text::relayed_str(&text);
             packet::put_message(out, from, packet::truncate(&text, packet::MAX_STRING));
         }
-        Event::Bye => return After::Close,
+        Event::Bye => return Then::HangUp,
         // Answers to channel requests, which this dialect never makes, and
         // channel notices, which reach only channel members: none of them
         // can come to a `sendto` client.
@@ -168,7 +195,7 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> After {
         | Event::Joined { .. }
         | Event::Left { .. } => {}
     }
-    After::Keep
+    Then::Stay
 }
 
 /// Status lines for the hub's answers to one client: what was decided, by
@@ -205,7 +232,7 @@ pub fn log_event(fd: i32, event: &Event) {
 mod tests {
     use super::packet::{ServerPacket, LIST, LOGIN, LOGOUT, SENDTO};
     use super::*;
-    use crate::hub::{Kind, User};
+    use crate::hub::User;
 
     fn raw(kind: u8, body: &[u8]) -> Vec<u8> {
         let mut p = vec![kind];
@@ -227,15 +254,15 @@ mod tests {
     fn frame(packet: Vec<u8>, name: Option<&str>) -> (Vec<u8>, Option<Request<'static>>) {
         let packet: &'static [u8] = Box::leak(packet.into_boxed_slice());
         let mut reply = Vec::new();
-        let me = Me { fd: 7, name };
-        match Session::new().on_frame(Frame::Data(packet), me, &mut reply) {
+        let from = Sender { fd: 7, name };
+        match Parser::new().on_frame(Frame::Data(packet), from, &mut reply) {
             Action::Request(r) => (reply, Some(r)),
-            Action::Done(After::Keep) => (reply, None),
-            Action::Done(After::Close) => panic!("only an over-long packet closes"),
+            Action::Done(Then::Stay) => (reply, None),
+            Action::Done(Then::HangUp) => panic!("only an over-long packet closes"),
         }
     }
 
-    fn rendered(event: Event) -> (Vec<u8>, After) {
+    fn rendered(event: Event) -> (Vec<u8>, Then) {
         let mut out = Vec::new();
         let after = render(&event, &mut out);
         (out, after)
@@ -309,14 +336,14 @@ mod tests {
 
     #[test]
     fn an_over_long_packet_is_answered_2_and_closes() {
-        let mut session = Session::new();
+        let mut session = Parser::new();
         let header = [0x03, 0, 1, 0x11, 0x71]; // 70001 bytes
         let (used, frame) = session.framer().next_frame(&header);
         assert_eq!((used, frame), (5, Some(Frame::TooLong)));
         let mut reply = Vec::new();
-        let me = Me { fd: 7, name: None };
-        let action = session.on_frame(Frame::TooLong, me, &mut reply);
-        assert_eq!(action, Action::Done(After::Close));
+        let from = Sender { fd: 7, name: None };
+        let action = session.on_frame(Frame::TooLong, from, &mut reply);
+        assert_eq!(action, Action::Done(Then::HangUp));
         assert_eq!(reply, MALFORMED);
     }
 
@@ -324,13 +351,12 @@ mod tests {
     fn every_hub_answer_is_one_response() {
         let ok = [0x82, 0, 0, 0, 1, 0];
         let failure = [0x82, 0, 0, 0, 1, 1];
-        for event in [
-            Event::Registered { name: "a".into() },
-            Event::Unregistered,
-            Event::Delivered,
-        ] {
-            assert_eq!(rendered(event), (ok.to_vec(), After::Keep));
+        for event in [Event::Registered { name: "a".into() }, Event::Unregistered] {
+            assert_eq!(rendered(event), (ok.to_vec(), Then::Stay));
         }
+        let mut out = Vec::new();
+        render_receipt(Receipt::Delivered, &mut out);
+        assert_eq!(out, ok);
         for event in [
             Event::AlreadyRegistered {
                 name: "a".into(),
@@ -343,10 +369,12 @@ mod tests {
             Event::Full,
             Event::NotRegistered,
             Event::UnknownRecipient { name: "b".into() },
-            Event::Undelivered,
         ] {
-            assert_eq!(rendered(event), (failure.to_vec(), After::Keep));
+            assert_eq!(rendered(event), (failure.to_vec(), Then::Stay));
         }
+        let mut out = Vec::new();
+        render_receipt(Receipt::Undelivered, &mut out);
+        assert_eq!(out, failure);
     }
 
     #[test]
@@ -371,11 +399,10 @@ mod tests {
 
     #[test]
     fn messages_of_every_kind_render_as_sendto_packets() {
-        for kind in [Kind::Direct, Kind::Broadcast, Kind::Channel] {
+        for _route in ["channel", "direct", "broadcast"] {
             let message = Event::Message {
                 from: "al".into(),
                 text: b"hi".as_slice().into(),
-                kind,
                 receipt: None,
             };
             assert_eq!(
@@ -390,7 +417,6 @@ mod tests {
         let message = Event::Message {
             from: "tel".into(),
             text: b"caf\xe9".as_slice().into(),
-            kind: Kind::Broadcast,
             receipt: None,
         };
         let (bytes, _) = rendered(message);
@@ -408,7 +434,6 @@ mod tests {
         let message = Event::Message {
             from: "ch".into(),
             text: b"a\nb\x1b[2J\tc\xc2\x9b".as_slice().into(),
-            kind: Kind::Channel,
             receipt: None,
         };
         let (bytes, _) = rendered(message);
@@ -429,8 +454,8 @@ mod tests {
             Event::Joined { who: "a".into() },
             Event::Left { who: "a".into() },
         ] {
-            assert_eq!(rendered(event), (vec![], After::Keep));
+            assert_eq!(rendered(event), (vec![], Then::Stay));
         }
-        assert_eq!(rendered(Event::Bye), (vec![], After::Close));
+        assert_eq!(rendered(Event::Bye), (vec![], Then::HangUp));
     }
 }
