@@ -23,10 +23,8 @@
 //! * [`text`]: what users may call themselves and their channels, and how
 //!   one user's text is made harmless before another user or the log sees it.
 //! * [`cli`]: the command lines of the server and the client.
-//! * [`bench`]: `pollchat-bench`, the load generator.
 //! * `sim`: the loop's path without sockets, for fuzzing and properties.
 
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dialect;

@@ -1,5 +1,5 @@
 //! The two forms of a result: a few lines for a person, and one `RESULT`
-//! line of `key=value` pairs for scripts (`benches/compare-redis.sh` reads
+//! line of `key=value` pairs for scripts (`bench/compare-redis.sh` reads
 //! it with `grep` and `sed`).
 
 use super::histogram::Histogram;

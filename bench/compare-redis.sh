@@ -7,9 +7,9 @@
 # shape RUNS times alternating the servers, prints the medians and the
 # ratios, and stops both servers. Every run is bounded by `timeout`.
 #
-#   benches/compare-redis.sh                 # every shape, 3 runs each
-#   RUNS=5 SHAPES="fanout100 pub1000" benches/compare-redis.sh
-#   BASELINE=/tmp/old/pollchat-server benches/compare-redis.sh
+#   bench/compare-redis.sh                   # every shape, 3 runs each
+#   RUNS=5 SHAPES="fanout100 pub1000" bench/compare-redis.sh
+#   BASELINE=/tmp/old/pollchat-server bench/compare-redis.sh
 #
 # With BASELINE, a third server, another build of pollchat-server (say the
 # one before a change), runs beside the two and each shape runs against all
@@ -54,7 +54,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
 
-cargo build --release --quiet
+# Both packages: the server (the root's) and pollchat-bench (bench/).
+cargo build --release --quiet --workspace
 BIN=target/release
 mkdir -p "$(dirname "$OUT")"
 

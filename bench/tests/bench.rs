@@ -2,18 +2,20 @@
 //! must report exactly what a correct server does. No timing is asserted;
 //! these runs finish in milliseconds and every wait in the tool is bounded.
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Command;
 
 const BENCH_BIN: &str = env!("CARGO_BIN_EXE_pollchat-bench");
-const SERVER_BIN: &str = env!("CARGO_BIN_EXE_pollchat-server");
 
 /// Runs the tool with `args` against a server it starts, and returns the
 /// fields of its RESULT line.
 fn bench(args: &[&str]) -> HashMap<String, String> {
     let out = Command::new(BENCH_BIN)
         .args(args)
-        .args(["--spawn", "--server-bin", SERVER_BIN])
+        .args(["--spawn", "--server-bin"])
+        .arg(common::server_bin())
         .output()
         .expect("run pollchat-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);

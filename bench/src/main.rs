@@ -18,19 +18,19 @@
 //! searching it, reads the clock once per read rather than per message,
 //! and reports its own CPU time per delivery next to the server's.
 
-pub mod args;
-pub mod churn;
-pub mod clients;
-pub mod dm;
-pub mod fanout;
-pub mod histogram;
-pub mod idle;
-pub mod net;
-pub mod payload;
-pub mod procstat;
-pub mod report;
-pub mod resp;
-pub mod wire;
+mod args;
+mod churn;
+mod clients;
+mod dm;
+mod fanout;
+mod histogram;
+mod idle;
+mod net;
+mod payload;
+mod procstat;
+mod report;
+mod resp;
+mod wire;
 
 use args::{ArgsError, Options, Target, Workload};
 use std::net::SocketAddr;
@@ -58,13 +58,9 @@ fn users_needed(o: &Options) -> usize {
     }
 }
 
-/// Runs the command line `args` (without the program name).
-pub fn main<I>(args: I) -> ExitCode
-where
-    I: IntoIterator,
-    I::Item: Into<std::ffi::OsString>,
-{
-    let o = match args::parse(args) {
+/// Runs the command line; see `pollchat-bench --help`.
+fn main() -> ExitCode {
+    let o = match args::parse(std::env::args_os().skip(1)) {
         Ok(o) => o,
         Err(ArgsError::Help) => {
             println!("{}", args::USAGE);
@@ -90,7 +86,7 @@ where
 
 /// Runs one workload against the target the options name, starting (and
 /// afterwards stopping) a server if asked to.
-pub fn run(o: &Options) -> Result<report::Report, String> {
+fn run(o: &Options) -> Result<report::Report, String> {
     // A spawned server inherits our limit on open files: raise it first,
     // for its sockets as well as ours.
     let sockets = match o.workload {
