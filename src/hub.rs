@@ -214,6 +214,14 @@ struct Member {
     channel: Option<Rc<str>>,
 }
 
+fn message(from: Rc<str>, text: &[u8], receipt: Option<ConnId>) -> Event {
+    Event::Message {
+        from,
+        text: text.into(),
+        receipt,
+    }
+}
+
 /// The shared state of one server.
 #[derive(Debug)]
 pub struct Hub {
@@ -303,19 +311,7 @@ impl Hub {
     /// Handles one request from `token`, appending the answers to `out`.
     pub fn handle(&mut self, token: ConnId, request: Request<'_>, out: &mut Deliveries) {
         if let Request::Open { fd, pool } = request {
-            // A token is only reused after its Close; should that ever be
-            // skipped, the old connection's name must not outlive it.
-            self.unregister(token, out);
-            if self.members.len() <= token.0 {
-                self.members.resize_with(token.0 + 1, || None);
-            }
-            self.members[token.0] = Some(Member {
-                fd,
-                pool,
-                name: None,
-                channel: None,
-            });
-            return;
+            return self.open(token, fd, pool, out);
         }
         let Some(member) = self.member(token) else {
             // A request for a connection the hub does not know (already
@@ -338,20 +334,7 @@ impl Hub {
                 let fd = self.member(token).map_or(-1, |m| m.fd);
                 out.send(token, Event::AlreadyRegistered { name, fd });
             }
-            (Request::List, _) => {
-                let users = self
-                    .order
-                    .iter()
-                    .filter_map(|&t| {
-                        let m = self.member(t)?;
-                        Some(User {
-                            name: m.name.clone()?,
-                            fd: m.fd,
-                        })
-                    })
-                    .collect();
-                out.send(token, Event::Users(users));
-            }
+            (Request::List, _) => out.send(token, Event::Users(self.users())),
             (Request::ListChannels, _) => {
                 let names = self.channels.keys().cloned().collect();
                 out.send(token, Event::Channels(names));
@@ -361,40 +344,14 @@ impl Hub {
                 self.unregister(token, out);
                 out.send(token, Event::Unregistered);
             }
-            (Request::Direct { to, text, receipt }, Some(from)) => match self.lookup(to) {
-                Some(recipient) => out.send(
-                    recipient,
-                    Event::Message {
-                        from,
-                        text: text.into(),
-                        receipt: receipt.then_some(token),
-                    },
-                ),
-                None => out.send(token, Event::UnknownRecipient { name: to.into() }),
-            },
+            (Request::Direct { to, text, receipt }, Some(from)) => {
+                self.direct(token, from, to, text, receipt, out)
+            }
             (Request::Broadcast { text }, Some(from)) => {
                 let others = self.order.iter().copied().filter(|&t| t != token);
-                let event = Event::Message {
-                    from,
-                    text: text.into(),
-                    receipt: None,
-                };
-                out.send_many(others, event);
+                out.send_many(others, message(from, text, None));
             }
-            (Request::CreateChannel { name }, Some(me)) => {
-                if let Some((existing, _)) = self.channels.get_key_value(name) {
-                    let name = existing.clone();
-                    out.send(token, Event::ChannelExists { name });
-                } else if self.channels.len() >= self.max_channels && !self.remove_oldest_empty() {
-                    // Every channel has members: refused, and nothing changed.
-                    let name = name.into();
-                    out.send(token, Event::TooManyChannels { name });
-                } else {
-                    let channel: Rc<str> = name.into();
-                    self.channels.insert(channel.clone(), Channel::default());
-                    self.enter(token, me, channel, out);
-                }
-            }
+            (Request::CreateChannel { name }, Some(me)) => self.create(token, me, name, out),
             (Request::JoinChannel { name }, Some(me)) => match self.channels.get_key_value(name) {
                 Some((channel, _)) => {
                     let channel = channel.clone();
@@ -402,21 +359,80 @@ impl Hub {
                 }
                 None => out.send(token, Event::NoSuchChannel { name: name.into() }),
             },
-            (Request::Say { text }, Some(from)) => {
-                let channel = self.member(token).and_then(|m| m.channel.clone());
-                match channel.and_then(|c| self.channels.get(&c)) {
-                    Some(channel) => {
-                        let others = channel.members.iter().copied().filter(|&t| t != token);
-                        let event = Event::Message {
-                            from,
-                            text: text.into(),
-                            receipt: None,
-                        };
-                        out.send_many(others, event);
-                    }
-                    None => out.send(token, Event::NotInChannel),
-                }
+            (Request::Say { text }, Some(from)) => self.say(token, from, text, out),
+        }
+    }
+
+    fn open(&mut self, token: ConnId, fd: i32, pool: Pool, out: &mut Deliveries) {
+        // A slot is only reused after its Gone; should that ever be
+        // skipped, the old connection's name must not outlive it.
+        self.unregister(token, out);
+        if self.members.len() <= token.0 {
+            self.members.resize_with(token.0 + 1, || None);
+        }
+        self.members[token.0] = Some(Member {
+            fd,
+            pool,
+            name: None,
+            channel: None,
+        });
+    }
+
+    /// Who is registered, in registration order, as LIST shows them.
+    fn users(&self) -> Vec<User> {
+        self.order
+            .iter()
+            .filter_map(|&t| {
+                let m = self.member(t)?;
+                Some(User {
+                    name: m.name.clone()?,
+                    fd: m.fd,
+                })
+            })
+            .collect()
+    }
+
+    fn direct(
+        &mut self,
+        token: ConnId,
+        from: Rc<str>,
+        to: &str,
+        text: &[u8],
+        receipt: bool,
+        out: &mut Deliveries,
+    ) {
+        match self.lookup(to) {
+            Some(recipient) => {
+                let receipt = receipt.then_some(token);
+                out.send(recipient, message(from, text, receipt));
             }
+            None => out.send(token, Event::UnknownRecipient { name: to.into() }),
+        }
+    }
+
+    fn create(&mut self, token: ConnId, me: Rc<str>, name: &str, out: &mut Deliveries) {
+        if let Some((existing, _)) = self.channels.get_key_value(name) {
+            let name = existing.clone();
+            out.send(token, Event::ChannelExists { name });
+        } else if self.channels.len() >= self.max_channels && !self.remove_oldest_empty() {
+            // Every channel has members: refused, and nothing changed.
+            let name = name.into();
+            out.send(token, Event::TooManyChannels { name });
+        } else {
+            let channel: Rc<str> = name.into();
+            self.channels.insert(channel.clone(), Channel::default());
+            self.enter(token, me, channel, out);
+        }
+    }
+
+    fn say(&mut self, token: ConnId, from: Rc<str>, text: &[u8], out: &mut Deliveries) {
+        let channel = self.member(token).and_then(|m| m.channel.clone());
+        match channel.and_then(|c| self.channels.get(&c)) {
+            Some(channel) => {
+                let others = channel.members.iter().copied().filter(|&t| t != token);
+                out.send_many(others, message(from, text, None));
+            }
+            None => out.send(token, Event::NotInChannel),
         }
     }
 

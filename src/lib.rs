@@ -1,29 +1,37 @@
 //! pollchat: a chat server on one thread and one `mio` poll loop, speaking
 //! the classroom chat protocols, and a client for each.
 //!
-//! The picture (DESIGN.md):
+//! The picture (docs/DESIGN.md):
 //!
 //! ```text
-//!  TCP bytes --> shared read buffer --> framing --> dialect --> Request
-//!                                                               |
-//!                                                       Hub::handle (pure)
-//!                                                               |
-//!  TCP bytes <-- Connection output <-- dialect render <-- Outbox of Events
+//!  server/ (the loop)          relay/ (no sockets)                  hub.rs
+//!  read ──► input(id, bytes) ──► dialect ─► framer ─► Request ───► Hub (pure)
+//!                                                                   │
+//!  write ◄── outgoing(id) ◄── send queue ◄── render per dialect ◄── Deliveries
+//!    └──► wrote(id, n) ──► receipts, back-pressure, limits ──► effects
 //! ```
 //!
-//! * [`server`]: the event loop and the connections. The only place that
-//!   does socket I/O on the server side; it knows no protocol.
+//! A reading order: [`server`] (the loop, `server/mod.rs`: what a poll
+//! server does, turn by turn), then [`relay`] (what the bytes mean: the
+//! pipeline in `relay/mod.rs`, receipts, flow control), then [`framing`],
+//! [`dialect`] and [`hub`].
+//!
+//! * [`server`]: the event loop. The only place that does socket I/O on the
+//!   server side; it knows no protocol.
+//! * [`relay`]: the sans-I/O core between the loop and the hub: dialect
+//!   parsers, kept input, send queues, receipts, back-pressure, limits.
 //! * [`framing`]: cutting byte streams into messages.
-//! * [`dialect`]: the protocols, one module each.
-//! * [`hub`]: names, limits, channels and routing, with no I/O at all.
-//! * [`client`]: the interactive client, one poll loop over stdin and the
-//!   socket, with a front end per protocol.
-//! * [`limits`]: every bound the server enforces.
-//! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`dialect`]: the protocols, one module each, and their table.
+//! * [`hub`]: names, user limits, channels and routing, with no I/O at all.
 //! * [`text`]: what users may call themselves and their channels, and how
 //!   one user's text is made harmless before another user or the log sees it.
-//! * [`cli`]: the command lines of the server and the client.
-//! * `sim`: the loop's path without sockets, for fuzzing and properties.
+//! * [`limits`]: every bound the server enforces.
+//! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`client`]: the interactive client, one poll loop over stdin and the
+//!   socket, with a front end per protocol.
+//! * [`cli`]: what the two command lines share (`server/cli.rs` and
+//!   `client/cli.rs` are the command lines themselves).
+//! * `sim`: the relay driven without sockets, for fuzzing and properties.
 
 pub mod cli;
 pub mod client;

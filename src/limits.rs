@@ -4,18 +4,50 @@
 //! can fill must be bounded by one of these.
 
 /// Longest line a line-based dialect accepts, not counting its terminator
-/// (PROTOCOLS.md sections 1 and 2). A longer line is answered with the
+/// (docs/PROTOCOLS.md sections 1 and 2). A longer line is answered with the
 /// dialect's "too long" reply and discarded up to its end.
 pub const MAX_LINE: usize = 4096;
 
-/// Longest user name in `mesg` and `hello` (PROTOCOLS.md sections 1 and 2).
+/// Longest user name in `mesg` and `hello` (docs/PROTOCOLS.md sections 1 and 2).
 pub const MAX_NAME: usize = 32;
 
+/// Longest `sendto` name, in bytes (docs/PROTOCOLS.md section 4; the
+/// assignment's client calls "more than 20 characters" a bad username).
+pub const SENDTO_MAX_NAME: usize = 20;
+
+/// Longest `sendto` packet body the server reads: a header declaring more
+/// gets `2` and the connection is closed (docs/PROTOCOLS.md section 4). The
+/// largest legal client packet, a SENDTO with a 65535-byte text, is 65559
+/// bytes with a 20-byte name and stays under it even naming a user of
+/// another dialect (names are at most 32 bytes).
+pub const SENDTO_MAX_BODY: usize = 70_000;
+
+/// Every `channels` message, both ways, is exactly this many bytes: "use
+/// fixed length messages that have 200 characters for all messages
+/// (including messages from the server to the client)" (the assignment).
+pub const CHANNELS_FRAME_LEN: usize = 200;
+
+/// Characters of a peer-chosen string a status line shows at most, so a
+/// 4 KiB "name" does not become a 4 KiB log line.
+pub const MAX_SHOWN: usize = 40;
+
+/// Status lines waiting for stderr to drain, at most. Past it, lines are
+/// dropped (and counted) rather than held (see logger.rs).
+pub const LOG_PENDING_MAX: usize = 64 * 1024;
+
+/// Room a status line needs, about: with less left in the log queue, a
+/// line that stderr cannot take is dropped unformatted.
+pub const LOG_LINE_ROOM: usize = 512;
+
+/// Status lines are written in batches of about this much, or at the end
+/// of each loop turn, whichever comes first.
+pub const LOG_WRITE_BATCH: usize = 16 * 1024;
+
 /// Registered users allowed on a `mesg` listener: "up to and including 10"
-/// (seeds/mesg-python-assignment.txt).
+/// (the `mesg` assignment).
 pub const MESG_MAX_USERS: usize = 10;
 
-/// Logged-in users allowed on a `hello` listener (PROTOCOLS.md section 2):
+/// Logged-in users allowed on a `hello` listener (docs/PROTOCOLS.md section 2):
 /// the 17th login gets `BUSY`.
 pub const HELLO_MAX_USERS: usize = 16;
 

@@ -22,17 +22,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Log output waiting for stderr to drain, at most. Past it, lines are
-/// dropped (and counted) rather than held.
-const PENDING_MAX: usize = 64 * 1024;
-
-/// Room a status line needs, about: with less left in the queue, a line
-/// that stderr cannot take is dropped unformatted.
-const LINE_ROOM: usize = 512;
-
-/// Lines are written in batches of about this much, or at the end of each
-/// loop turn, whichever comes first.
-const WRITE_BATCH: usize = 16 * 1024;
+use crate::limits::{
+    LOG_LINE_ROOM as LINE_ROOM, LOG_PENDING_MAX as PENDING_MAX, LOG_WRITE_BATCH as WRITE_BATCH,
+};
 
 struct Sink {
     /// None if stderr was closed when we started: lines go nowhere.

@@ -126,8 +126,7 @@ pub fn relayed_str(text: &str) -> Cow<'_, str> {
 
 // ----- status lines ------------------------------------------------------------
 
-/// Characters of a peer-chosen string a status line shows at most.
-pub const MAX_SHOWN: usize = 40;
+pub use crate::limits::MAX_SHOWN;
 
 /// Peer-chosen text as a status line shows it: see [`shown`].
 #[derive(Debug, Clone, Copy)]
@@ -200,8 +199,8 @@ impl fmt::Display for Shown<'_> {
 /// Longest `mesg` or `hello` name, and longest `channels` user name.
 pub const MAX_NAME: usize = crate::limits::MAX_NAME;
 
-/// Longest `sendto` name, in bytes (PROTOCOLS.md section 4).
-pub const MAX_SENDTO_NAME: usize = 20;
+/// Longest `sendto` name, in bytes.
+pub const MAX_SENDTO_NAME: usize = crate::limits::SENDTO_MAX_NAME;
 
 /// `mesg` and `hello`: 1 to 32 ASCII letters and digits, case-sensitive.
 pub fn is_plain_name(name: &[u8]) -> bool {

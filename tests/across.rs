@@ -1,4 +1,4 @@
-//! One server, every dialect (PROTOCOLS.md, "Across dialects"): four
+//! One server, every dialect (docs/PROTOCOLS.md, "Across dialects"): four
 //! listeners around one hub. Names are unique across the server, direct
 //! messages and broadcasts cross dialects and arrive in each recipient's
 //! own form, and user limits are counted over the whole server.

@@ -1,4 +1,4 @@
-//! The `channels` dialect over real sockets: every row of PROTOCOLS.md
+//! The `channels` dialect over real sockets: every row of docs/PROTOCOLS.md
 //! section 3, who gets each notice (and who does not), and frames that
 //! arrive in pieces or several at once.
 //!

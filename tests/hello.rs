@@ -1,4 +1,4 @@
-//! The `hello` dialect over real sockets: every row of PROTOCOLS.md
+//! The `hello` dialect over real sockets: every row of docs/PROTOCOLS.md
 //! section 2, SEND-OK held back until the DELIVERY is in the recipient's
 //! socket, the user limit, and users who vanish.
 //!

@@ -1,4 +1,4 @@
-//! The `mesg` dialect over real sockets: every row of PROTOCOLS.md section 1.
+//! The `mesg` dialect over real sockets: every row of docs/PROTOCOLS.md section 1.
 
 mod common;
 use common::*;

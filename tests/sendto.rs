@@ -1,4 +1,4 @@
-//! The `sendto` dialect over real sockets: every rule of PROTOCOLS.md
+//! The `sendto` dialect over real sockets: every rule of docs/PROTOCOLS.md
 //! section 4, packet by packet.
 //!
 //! Packets are built and read here by hand, byte by byte, rather than with

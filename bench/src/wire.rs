@@ -12,7 +12,7 @@ pub const CHANNEL: &[u8] = b"pollchat-bench";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wire {
-    /// pollchat, `mesg` dialect (PROTOCOLS.md section 1).
+    /// pollchat, `mesg` dialect (docs/PROTOCOLS.md section 1).
     Mesg,
     /// Redis, RESP3 pub/sub.
     Redis,

@@ -1,4 +1,4 @@
-//! The `channels` front end (PROTOCOLS.md section 3): the name goes out as
+//! The `channels` front end (docs/PROTOCOLS.md section 3): the name goes out as
 //! the first frame, every typed line as a frame of its own, and every frame
 //! from the server is printed over the `[Me] ` prompt.
 //!

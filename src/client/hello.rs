@@ -1,5 +1,5 @@
 //! The `hello` front end, in the conventions of the VU lab's chat client
-//! (PROTOCOLS.md section 2): the first line typed is the user name, then
+//! (docs/PROTOCOLS.md section 2): the first line typed is the user name, then
 //! `!who` lists the users, `@<name> <text>` sends, `!quit` leaves. Every
 //! reply prints as a sentence; no protocol line is ever shown as it came.
 //!

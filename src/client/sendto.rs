@@ -1,4 +1,4 @@
-//! The `sendto` front end (PROTOCOLS.md section 4): the seed's chat client.
+//! The `sendto` front end (docs/PROTOCOLS.md section 4): the seed's chat client.
 //!
 //! The user types `login`, `list`, `sendto`, `logout` and `exit`, one a
 //! line. Each is checked here before anything is sent, as the seed asks

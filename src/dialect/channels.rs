@@ -1,13 +1,14 @@
-//! `channels`: fixed 200-byte messages, with channels (PROTOCOLS.md
-//! section 3; seeds/channels-chat-server-assignment.txt, after Berkeley's
+//! `channels`: fixed 200-byte messages, with channels (docs/PROTOCOLS.md
+//! section 3; the CEG 4188 assignment, after Berkeley's
 //! CS168 chat project).
 //!
 //! Every message, both ways, is exactly [`FRAME_LEN`] bytes, right-padded
 //! with spaces. The first frame a client sends is its name; after that a
 //! frame is either a control message (`/create`, `/join`, `/list`) or text
 //! for the client's channel. The hub keeps the channels; this module only
-//! parses frames and renders events, with every string exact (they are the
-//! assignment's `utils.py` constants).
+//! parses frames and renders events, with every string exact (the
+//! assignment's `utils.py` constants, and two of ours where it has none:
+//! `Name <name> is already in use.` and the too-many-channels reply).
 //!
 //! The client front end (`client/channels.rs`) uses [`put_frame`] and
 //! [`strip`] from here, so both ends pad, cut and strip the same way.
@@ -20,10 +21,8 @@ use crate::text::{has_control, is_channel_name, sanitize, shown, split_word};
 use log::info;
 use std::rc::Rc;
 
-/// Every message, both ways, is exactly this many bytes: "use fixed length
-/// messages that have 200 characters for all messages (including messages
-/// from the server to the client)" (the seed).
-pub const FRAME_LEN: usize = 200;
+/// Every message, both ways, is exactly this many bytes.
+pub const FRAME_LEN: usize = crate::limits::CHANNELS_FRAME_LEN;
 
 pub const CREATE_REQUIRES_ARGUMENT: &str =
     "/create command must be followed by the name of a channel to create";
@@ -178,61 +177,66 @@ impl Dialect for Parser {
             info!("Client ({fd}): Message ({} bytes)", text.len());
             return Action::Request(Request::Say { text });
         }
-        // A channel name is everything after the command and one space.
-        // Stripping already removed trailing spaces, so an argument that is
-        // present is never empty; the filter keeps that true regardless.
-        let (command, arg) = split_word(text);
-        let arg = arg.filter(|a| !a.is_empty());
-        // Channel names are printable ASCII (crate::text): `/list` joins
-        // them with `\n` and notices print them, so a name with a control
-        // character would forge a line. Anything else names no channel
-        // that exists, and cannot name one to create.
-        let channel = arg.map(|a| (a, channel_name(a)));
-        match (command, channel) {
-            (b"/create", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /create {}", shown(name.as_bytes()));
-                return Action::Request(Request::CreateChannel { name });
-            }
-            (b"/create", None) => {
-                info!("Client ({fd}): /create without a channel. Discarding Message.");
-                put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
-            }
-            (b"/create", Some((raw, None))) => {
-                let raw = shown(raw);
-                info!("Client ({fd}): /create {raw}: not printable ASCII. Discarding Message.");
-                put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
-            }
-            (b"/join", Some((_, Some(name)))) => {
-                info!("Client ({fd}): /join {}", shown(name.as_bytes()));
-                return Action::Request(Request::JoinChannel { name });
-            }
-            (b"/join", Some((raw, None))) if has_control(raw) => {
-                let raw = shown(raw);
-                info!("Client ({fd}): /join {raw}: a control character. Discarding Message.");
-                put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
-            }
-            (b"/join", Some((raw, None))) => {
-                let name = shown(raw);
-                info!("Client ({fd}): /join {name}: not printable ASCII. Discarding Message.");
-                no_such_channel(reply, raw);
-            }
-            (b"/join", None) => {
-                info!("Client ({fd}): /join without a channel. Discarding Message.");
-                put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
-            }
-            // Our choice: words after /list are ignored, as /list takes none.
-            (b"/list", _) => {
-                info!("Client ({fd}): /list");
-                return Action::Request(Request::ListChannels);
-            }
-            _ => {
-                let word = shown(command);
-                info!("Client ({fd}): Invalid Control Message ({word}). Discarding Message.");
-                put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
-            }
-        }
-        Action::Done(Then::Stay)
+        control(text, fd, reply)
     }
+}
+
+/// A control message: `/create`, `/join`, `/list`, or an unknown one.
+fn control<'a>(text: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
+    // A channel name is everything after the command and one space.
+    // Stripping already removed trailing spaces, so an argument that is
+    // present is never empty; the filter keeps that true regardless.
+    let (command, arg) = split_word(text);
+    let arg = arg.filter(|a| !a.is_empty());
+    // Channel names are printable ASCII (crate::text): `/list` joins
+    // them with `\n` and notices print them, so a name with a control
+    // character would forge a line. Anything else names no channel
+    // that exists, and cannot name one to create.
+    let channel = arg.map(|a| (a, channel_name(a)));
+    match (command, channel) {
+        (b"/create", Some((_, Some(name)))) => {
+            info!("Client ({fd}): /create {}", shown(name.as_bytes()));
+            return Action::Request(Request::CreateChannel { name });
+        }
+        (b"/create", None) => {
+            info!("Client ({fd}): /create without a channel. Discarding Message.");
+            put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
+        }
+        (b"/create", Some((raw, None))) => {
+            let raw = shown(raw);
+            info!("Client ({fd}): /create {raw}: not printable ASCII. Discarding Message.");
+            put_frame(reply, &[CREATE_REQUIRES_ARGUMENT.as_bytes()]);
+        }
+        (b"/join", Some((_, Some(name)))) => {
+            info!("Client ({fd}): /join {}", shown(name.as_bytes()));
+            return Action::Request(Request::JoinChannel { name });
+        }
+        (b"/join", Some((raw, None))) if has_control(raw) => {
+            let raw = shown(raw);
+            info!("Client ({fd}): /join {raw}: a control character. Discarding Message.");
+            put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
+        }
+        (b"/join", Some((raw, None))) => {
+            let name = shown(raw);
+            info!("Client ({fd}): /join {name}: not printable ASCII. Discarding Message.");
+            no_such_channel(reply, raw);
+        }
+        (b"/join", None) => {
+            info!("Client ({fd}): /join without a channel. Discarding Message.");
+            put_frame(reply, &[JOIN_REQUIRES_ARGUMENT.as_bytes()]);
+        }
+        // Our choice: words after /list are ignored, as /list takes none.
+        (b"/list", _) => {
+            info!("Client ({fd}): /list");
+            return Action::Request(Request::ListChannels);
+        }
+        _ => {
+            let word = shown(command);
+            info!("Client ({fd}): Invalid Control Message ({word}). Discarding Message.");
+            put_relayed_frame(reply, &[command, INVALID_CONTROL_SUFFIX.as_bytes()]);
+        }
+    }
+    Action::Done(Then::Stay)
 }
 
 /// `name` as a hub channel name, if it may be one.

@@ -1,9 +1,9 @@
-//! `hello`: HELLO-FROM / LIST / SEND, the VU chat protocol (PROTOCOLS.md
-//! section 2; seeds/hello-chat-server-assignment.txt).
+//! `hello`: HELLO-FROM / LIST / SEND, the VU chat protocol (docs/PROTOCOLS.md
+//! section 2; the VU chat server assignment).
 //!
 //! Student clients and the course's automated graders speak this one, so
 //! every reply, the order of the checks and when the connection closes are
-//! exactly as the table in PROTOCOLS.md says. Every message both ways is a
+//! exactly as the table in docs/PROTOCOLS.md says. Every message both ways is a
 //! line ending in `\n`; the server tolerates a `\r` before it and stray
 //! empty lines (a grader sends `HELLO-FROM x\r\n\n`), and never sends either.
 //!
@@ -21,7 +21,7 @@ use crate::limits::MAX_LINE;
 use crate::text::{push_relayed, shown, split_word};
 use log::info;
 
-// The replies, byte for byte (PROTOCOLS.md section 2).
+// The replies, byte for byte (docs/PROTOCOLS.md section 2).
 pub const HELLO: &str = "HELLO";
 pub const IN_USE: &str = "IN-USE";
 pub const BUSY: &str = "BUSY";
@@ -39,7 +39,7 @@ pub const SEND: &str = "SEND";
 
 /// Names are 1 to 32 ASCII letters and digits, case-sensitive: the
 /// assignment forbids spaces and commas (UR1, UR2, which keep `LIST-OK`
-/// parseable); PROTOCOLS.md narrows that to letters and digits. Every
+/// parseable); docs/PROTOCOLS.md narrows that to letters and digits. Every
 /// dialect's rule is in crate::text.
 pub use crate::text::is_plain_name as valid_name;
 
@@ -78,9 +78,9 @@ impl Dialect for Parser {
     }
 
     /// One message from the client, checked in the order of the table in
-    /// PROTOCOLS.md. Before login only a well-formed `HELLO-FROM` keeps the
+    /// docs/PROTOCOLS.md. Before login only a well-formed `HELLO-FROM` keeps the
     /// connection: every other message is answered and the connection
-    /// closed (PR4, PR7). Then login nothing the client sends closes it.
+    /// closed (PR4, PR7). After login nothing the client sends closes it.
     fn on_frame<'a>(
         &mut self,
         frame: Frame<'a>,
@@ -99,26 +99,7 @@ impl Dialect for Parser {
         };
         let (header, body) = split_word(text);
         if header == HELLO_FROM.as_bytes() {
-            if logged_in {
-                // PR6: a second login is a header error, whatever the name.
-                info!("Client ({fd}): HELLO-FROM when logged in (BAD-RQST-HDR).");
-                line(reply, BAD_RQST_HDR);
-                return Action::Done(Then::Stay);
-            }
-            // The name is checked before the hub looks at it, so a bad
-            // name is BAD-RQST-BODY even when the server is full (PR4).
-            let name = body.unwrap_or_default();
-            return match std::str::from_utf8(name) {
-                Ok(name) if valid_name(name.as_bytes()) => {
-                    info!("Client ({fd}): HELLO-FROM {}", shown(name.as_bytes()));
-                    Action::Request(Request::Register { name })
-                }
-                _ => {
-                    info!("Client ({fd}): HELLO-FROM with an invalid username (BAD-RQST-BODY).");
-                    line(reply, BAD_RQST_BODY);
-                    Action::Done(Then::HangUp)
-                }
-            };
+            return hello_from(body.unwrap_or_default(), from, reply);
         }
         if !logged_in {
             info!("Client ({fd}): Not logged in (BAD-RQST-HDR).");
@@ -135,38 +116,67 @@ impl Dialect for Parser {
             info!("Client ({fd}): LIST with a body (BAD-RQST-BODY).");
             line(reply, BAD_RQST_BODY);
         } else if header == SEND.as_bytes() {
-            // The body is checked before the recipient is looked up, so
-            // `SEND nobody ` is BAD-RQST-BODY, not BAD-DEST-USER.
-            let (to, text) = split_word(body.unwrap_or_default());
-            match text {
-                Some(text) if !to.is_empty() && !text.is_empty() => {
-                    info!("Client ({fd}): SEND {}", shown(to));
-                    match std::str::from_utf8(to) {
-                        Ok(to) => {
-                            return Action::Request(Request::Direct {
-                                to,
-                                text,
-                                receipt: true,
-                            })
-                        }
-                        // No registered name is anything but ASCII.
-                        Err(_) => {
-                            info!("Client ({fd}): Unknown recipient (BAD-DEST-USER).");
-                            line(reply, BAD_DEST_USER);
-                        }
-                    }
-                }
-                _ => {
-                    info!("Client ({fd}): Invalid SEND (BAD-RQST-BODY).");
-                    line(reply, BAD_RQST_BODY);
-                }
-            }
+            return send(body.unwrap_or_default(), fd, reply);
         } else {
             info!("Client ({fd}): Unknown header (BAD-RQST-HDR).");
             line(reply, BAD_RQST_HDR);
         }
         Action::Done(Then::Stay)
     }
+}
+
+/// `HELLO-FROM <name>`.
+fn hello_from<'a>(name: &'a [u8], from: Sender<'_>, reply: &mut Vec<u8>) -> Action<'a> {
+    let fd = from.fd;
+    if from.name.is_some() {
+        // PR6: a second login is a header error, whatever the name.
+        info!("Client ({fd}): HELLO-FROM when logged in (BAD-RQST-HDR).");
+        line(reply, BAD_RQST_HDR);
+        return Action::Done(Then::Stay);
+    }
+    // The name is checked before the hub looks at it, so a bad name is
+    // BAD-RQST-BODY even when the server is full (PR4).
+    match std::str::from_utf8(name) {
+        Ok(name) if valid_name(name.as_bytes()) => {
+            info!("Client ({fd}): HELLO-FROM {}", shown(name.as_bytes()));
+            Action::Request(Request::Register { name })
+        }
+        _ => {
+            info!("Client ({fd}): HELLO-FROM with an invalid username (BAD-RQST-BODY).");
+            line(reply, BAD_RQST_BODY);
+            Action::Done(Then::HangUp)
+        }
+    }
+}
+
+/// `SEND <name> <text>`. The body is checked before the recipient is
+/// looked up, so `SEND nobody ` is BAD-RQST-BODY, not BAD-DEST-USER.
+fn send<'a>(body: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
+    let (to, text) = split_word(body);
+    match text {
+        Some(text) if !to.is_empty() && !text.is_empty() => {
+            info!("Client ({fd}): SEND {}", shown(to));
+            match std::str::from_utf8(to) {
+                Ok(to) => {
+                    return Action::Request(Request::Direct {
+                        to,
+                        text,
+                        receipt: true,
+                    })
+                }
+                // No registered name is anything but ASCII.
+                Err(_) => {
+                    info!("Client ({fd}): Unknown recipient (BAD-DEST-USER).");
+                    line(reply, BAD_DEST_USER);
+                }
+            }
+        }
+        _ => {
+            info!("Client ({fd}): Invalid SEND (BAD-RQST-BODY).");
+            line(reply, BAD_RQST_BODY);
+        }
+    }
+    Action::Done(Then::Stay)
 }
 
 /// The `hello` entry of the dialect table.

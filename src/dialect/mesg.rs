@@ -1,5 +1,5 @@
 //! `mesg`: JOIN / LIST / MESG / BCST / QUIT, typed by hand in telnet
-//! (PROTOCOLS.md section 1; seeds/mesg-*.txt).
+//! (docs/PROTOCOLS.md section 1; the UNT "prog3svr" assignment, in Python and over telnet).
 //!
 //! The reply wording follows the instructor's published sample transcript
 //! of the assignment; every string below is exact. Lines from the client end
@@ -82,7 +82,7 @@ impl Dialect for Parser {
     }
 
     /// One line from the client. The order of the checks is the order of
-    /// the table in PROTOCOLS.md: PING and QUIT work for anyone, JOIN checks
+    /// the table in docs/PROTOCOLS.md: PING and QUIT work for anyone, JOIN checks
     /// registration before the name, and everything else needs a name.
     fn on_frame<'a>(
         &mut self,
@@ -106,21 +106,7 @@ impl Dialect for Parser {
                 info!("Client ({fd}): QUIT");
                 return Action::Request(Request::Quit);
             }
-            b"JOIN" => {
-                let name = rest.unwrap_or_default();
-                info!("Client ({fd}): JOIN {}", shown(name));
-                if let Some(mine) = from.name {
-                    info!("Client ({fd}): User Already Registered. Discarding JOIN.");
-                    already_registered(reply, mine, fd);
-                } else if !valid_name(name) {
-                    info!("Client ({fd}): Invalid Username. Discarding JOIN.");
-                    line(reply, INVALID_USERNAME);
-                } else {
-                    // valid_name admits ASCII only, so this cannot fail.
-                    let name = std::str::from_utf8(name).unwrap_or_default();
-                    return Action::Request(Request::Register { name });
-                }
-            }
+            b"JOIN" => return join(rest.unwrap_or_default(), from, reply),
             _ if from.name.is_none() => {
                 info!("Client ({fd}): Unregistered User. Discarding Message.");
                 line(reply, UNREGISTERED);
@@ -129,31 +115,7 @@ impl Dialect for Parser {
                 info!("Client ({fd}): LIST");
                 return Action::Request(Request::List);
             }
-            b"MESG" => {
-                let (to, text) = split_word(rest.unwrap_or_default());
-                match text {
-                    Some(text) if !to.is_empty() && !text.is_empty() => {
-                        info!("Client ({fd}): MESG {}", shown(to));
-                        match std::str::from_utf8(to) {
-                            Ok(to) => {
-                                return Action::Request(Request::Direct {
-                                    to,
-                                    text,
-                                    receipt: false,
-                                })
-                            }
-                            // No registered name is anything but ASCII.
-                            Err(_) => {
-                                unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes())
-                            }
-                        }
-                    }
-                    _ => {
-                        info!("Client ({fd}): Invalid MESG. Discarding MESG.");
-                        line(reply, INVALID_MESG);
-                    }
-                }
-            }
+            b"MESG" => return mesg(rest.unwrap_or_default(), fd, reply),
             // Our choice where the table is silent: `BCST` with no text is
             // not a BCST (its form is `BCST <text>`), so it is unknown.
             b"BCST" if rest.is_some_and(|t| !t.is_empty()) => {
@@ -173,6 +135,51 @@ impl Dialect for Parser {
 
 /// The name is the one the client typed, echoed: sanitised like any text
 /// from a peer, so it cannot carry a line end, an escape or a telnet command.
+/// `JOIN <name>`: registration is checked before the name, and a name is
+/// checked before the hub sees it.
+fn join<'a>(name: &'a [u8], from: Sender<'_>, reply: &mut Vec<u8>) -> Action<'a> {
+    let fd = from.fd;
+    info!("Client ({fd}): JOIN {}", shown(name));
+    if let Some(mine) = from.name {
+        info!("Client ({fd}): User Already Registered. Discarding JOIN.");
+        already_registered(reply, mine, fd);
+    } else if !valid_name(name) {
+        info!("Client ({fd}): Invalid Username. Discarding JOIN.");
+        line(reply, INVALID_USERNAME);
+    } else {
+        // valid_name admits ASCII only, so this cannot fail.
+        let name = std::str::from_utf8(name).unwrap_or_default();
+        return Action::Request(Request::Register { name });
+    }
+    Action::Done(Then::Stay)
+}
+
+/// `MESG <name> <text>`, both needed.
+fn mesg<'a>(rest: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
+    let (to, text) = split_word(rest);
+    match text {
+        Some(text) if !to.is_empty() && !text.is_empty() => {
+            info!("Client ({fd}): MESG {}", shown(to));
+            match std::str::from_utf8(to) {
+                Ok(to) => {
+                    return Action::Request(Request::Direct {
+                        to,
+                        text,
+                        receipt: false,
+                    })
+                }
+                // No registered name is anything but ASCII.
+                Err(_) => unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes()),
+            }
+        }
+        _ => {
+            info!("Client ({fd}): Invalid MESG. Discarding MESG.");
+            line(reply, INVALID_MESG);
+        }
+    }
+    Action::Done(Then::Stay)
+}
+
 fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
     out.extend_from_slice(b"Unknown Recipient (");
     push_relayed_telnet(out, name);

@@ -3,7 +3,7 @@
 //! The way binary protocols frame, and the only one of the three that can
 //! carry any byte in a message (a delimiter cannot appear in a line; a
 //! fixed width wastes space and caps length). The header here is the
-//! common type-length shape of PROTOCOLS.md section 4:
+//! common type-length shape of docs/PROTOCOLS.md section 4:
 //!
 //! ```text
 //! +--------+-----------------+---------------+

@@ -84,6 +84,14 @@ impl Default for Settings {
     }
 }
 
+/// What the sweep found: connections past the login deadline and the
+/// idle timeout (and by how long), and those stuck past the stall timeout.
+struct Overdue {
+    late: Vec<(ConnId, Duration)>,
+    idle: Vec<(ConnId, Duration)>,
+    stalled: Vec<ConnId>,
+}
+
 /// How the loop is to close a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hangup {
@@ -390,35 +398,11 @@ impl Relay {
     /// a sender waiting while they read nothing (`stall_timeout`); gives
     /// buffer memory back.
     pub fn tick(&mut self) {
-        let now = self.now;
-        let (mut late, mut idle, mut stalled) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..self.peers.len() {
-            let id = ConnId(i);
-            let registered = self.hub.name(id).is_some();
-            let Some(p) = self.peers[i].as_mut().filter(|p| !p.closing) else {
-                continue;
-            };
-            p.out.trim();
-            p.recent_work /= 2;
-            let stuck = p.out.stuck_for(now);
-            if self.settings.stall_timeout.is_some_and(|t| stuck >= t) {
-                stalled.push(id);
-            }
-            if !registered {
-                let age = now.duration_since(p.connected_at);
-                if self.settings.login_timeout.is_some_and(|t| age >= t) {
-                    late.push((id, age));
-                }
-            } else if p.input == Input::Open {
-                // A client held behind a receipt or a backlog is not
-                // silent by choice.
-                let silent = now.duration_since(p.last_input);
-                if self.settings.idle_timeout.is_some_and(|t| silent >= t) {
-                    idle.push((id, silent));
-                }
-            }
-            self.account(id);
-        }
+        let Overdue {
+            late,
+            idle,
+            stalled,
+        } = self.overdue();
         for (id, age) in late {
             if let Some(p) = self.open_peer(id) {
                 let secs = age.as_secs();
@@ -448,6 +432,46 @@ impl Relay {
                     self.cut_off(id);
                 }
             }
+        }
+    }
+
+    /// The sweep's survey: who is past the login deadline or the idle
+    /// timeout (with how long), and whose output is stuck past the stall
+    /// timeout; buffers are trimmed and recent work decays on the way.
+    fn overdue(&mut self) -> Overdue {
+        let now = self.now;
+        let (mut late, mut idle, mut stalled) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.peers.len() {
+            let id = ConnId(i);
+            let registered = self.hub.name(id).is_some();
+            let Some(p) = self.peers[i].as_mut().filter(|p| !p.closing) else {
+                continue;
+            };
+            p.out.trim();
+            p.recent_work /= 2;
+            let stuck = p.out.stuck_for(now);
+            if self.settings.stall_timeout.is_some_and(|t| stuck >= t) {
+                stalled.push(id);
+            }
+            if !registered {
+                let age = now.duration_since(p.connected_at);
+                if self.settings.login_timeout.is_some_and(|t| age >= t) {
+                    late.push((id, age));
+                }
+            } else if p.input == Input::Open {
+                // A client held behind a receipt or a backlog is not
+                // silent by choice.
+                let silent = now.duration_since(p.last_input);
+                if self.settings.idle_timeout.is_some_and(|t| silent >= t) {
+                    idle.push((id, silent));
+                }
+            }
+            self.account(id);
+        }
+        Overdue {
+            late,
+            idle,
+            stalled,
         }
     }
 

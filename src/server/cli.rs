@@ -242,6 +242,51 @@ impl ServerArgs {
 mod tests {
     use super::*;
 
+    /// The text of `option`'s entry in the help, its lines joined.
+    fn entry(help: &str, option: &str) -> String {
+        let start = help.find(&format!("  {option} ")).expect(option);
+        let rest = &help[start + 2..];
+        let end = rest.find("\n  --").unwrap_or(rest.len());
+        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn help_says_the_defaults_the_server_uses() {
+        let help = server_help();
+        let d = Config::default();
+        let secs = |t: Option<std::time::Duration>| t.map_or(0, |t| t.as_secs());
+        for (option, default) in [
+            ("--max-queue", d.relay.max_queue.to_string()),
+            ("--max-total-queue", d.relay.max_total_queue.to_string()),
+            ("--max-per-ip", d.max_per_ip.unwrap_or(0).to_string()),
+            ("--idle-timeout", secs(d.relay.idle_timeout).to_string()),
+            ("--login-timeout", secs(d.relay.login_timeout).to_string()),
+            ("--stall-timeout", secs(d.relay.stall_timeout).to_string()),
+        ] {
+            let text = entry(&help, option);
+            assert!(
+                text.contains(&format!("default {default}")),
+                "{option}: {text:?} should say default {default}"
+            );
+        }
+        for protocol in Protocol::ALL {
+            let limit = match protocol.default_max_users {
+                usize::MAX => format!("{} none", protocol.name),
+                n => format!("{} {n}", protocol.name),
+            };
+            assert!(entry(&help, "--max-users").contains(&limit), "{limit}");
+        }
+        // And no option given means exactly those defaults.
+        let config = parse_server_args(["1"]).unwrap().config().unwrap();
+        assert_eq!(
+            config,
+            Config::single(
+                &crate::dialect::mesg::PROTOCOL,
+                "0.0.0.0:1".parse().unwrap()
+            )
+        );
+    }
+
     #[test]
     fn a_bare_port_serves_mesg_on_all_interfaces() {
         let args = parse_server_args(["9000"]).unwrap();

@@ -1,5 +1,5 @@
 //! `sendto`: login / list / sendto / logout in length-prefixed binary
-//! packets (PROTOCOLS.md section 4; seeds/sendto-chatroom-assignment.txt).
+//! packets (docs/PROTOCOLS.md section 4; the CS3560 "Chatroom" group project).
 //!
 //! The length-prefix example beside the delimiter (`mesg`, `hello`) and
 //! fixed-width (`channels`) dialects. Its one rule that shapes everything:
@@ -61,7 +61,7 @@ impl Dialect for Parser {
         let fd = from.fd;
         let Frame::Data(bytes) = frame else {
             // Refused on its header; its body is never read into memory.
-            // Then a lie that size the stream cannot be trusted: hang up.
+            // After a lie that size the stream cannot be trusted: hang up.
             let (kind, len) = self.packets.rejected().map_or((0, 0), |h| (h.kind, h.len));
             info!(
                 "Client ({fd}): Packet type {kind:#04x} declares {len} bytes, over {MAX_BODY}. Answering 2 and disconnecting."
@@ -104,36 +104,41 @@ impl Dialect for Parser {
                 info!("Client ({fd}): LIST");
                 Action::Request(Request::List)
             }
-            Ok(ClientPacket::Sendto { to, text }) => {
-                info!(
-                    "Client ({fd}): SENDTO to {} ({} bytes)",
-                    shown(to.as_bytes()),
-                    text.len()
-                );
-                // The recipient is not held to this dialect's name rules:
-                // users of other dialects may have longer names
-                // (PROTOCOLS.md, "Across dialects"). Only an empty one can
-                // name nobody at all.
-                if to.is_empty() {
-                    malformed(reply, &"the recipient's name is empty")
-                } else {
-                    // With a receipt, the `0` is sent only once the message
-                    // is in the recipient's socket, and a recipient who
-                    // vanishes first turns it into `1`: "ok" means
-                    // delivered, and every SENDTO still gets one reply.
-                    Action::Request(Request::Direct {
-                        to,
-                        text: text.as_bytes(),
-                        receipt: true,
-                    })
-                }
-            }
+            Ok(ClientPacket::Sendto { to, text }) => sendto(to, text, fd, reply),
             Ok(ClientPacket::Logout) => {
                 info!("Client ({fd}): LOGOUT");
                 Action::Request(Request::Unregister)
             }
         }
     }
+}
+
+/// A SENDTO packet.
+fn sendto<'a>(to: &'a str, text: &'a str, fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
+    info!(
+        "Client ({fd}): SENDTO to {} ({} bytes)",
+        shown(to.as_bytes()),
+        text.len()
+    );
+    // The recipient is not held to this dialect's name rules: users of
+    // other dialects may have longer names (docs/PROTOCOLS.md, "Across
+    // dialects"). Only an empty one can name nobody at all.
+    if to.is_empty() {
+        let kind = packet::SENDTO;
+        info!(
+            "Client ({fd}): Malformed SENDTO packet (type {kind:#04x}): the recipient's name is empty. Answering 2."
+        );
+        packet::put_response(reply, Status::Malformed);
+        return Action::Done(Then::Stay);
+    }
+    // With a receipt, the `0` is sent only once the message is in the
+    // recipient's socket, and a recipient who vanishes first turns it into
+    // `1`: "ok" means delivered, and every SENDTO still gets one reply.
+    Action::Request(Request::Direct {
+        to,
+        text: text.as_bytes(),
+        receipt: true,
+    })
 }
 
 /// The `sendto` entry of the dialect table.

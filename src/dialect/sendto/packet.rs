@@ -1,4 +1,4 @@
-//! The `sendto` packets, byte for byte (PROTOCOLS.md section 4): encoding and
+//! The `sendto` packets, byte for byte (docs/PROTOCOLS.md section 4): encoding and
 //! decoding, with no sockets and no hub, shared by the server dialect and
 //! the client front end so both sides read the layout from one place.
 //!
@@ -26,23 +26,18 @@ pub const SERVER_LIST: u8 = 0x81;
 pub const SERVER_RESPONSE: u8 = 0x82;
 pub const SERVER_SENDTO: u8 = 0x83;
 
-/// Longest user name, in bytes: "Names: 1 to 20 bytes, no whitespace"
-/// (section 4; the seed's client says "more than 20 characters" is a bad
-/// username).
-pub const MAX_NAME: usize = crate::text::MAX_SENDTO_NAME;
+/// Longest user name, in bytes.
+pub const MAX_NAME: usize = crate::limits::SENDTO_MAX_NAME;
 
 /// Longest string of any kind: what a u16 byte count can say. Also the
 /// seed's limit on a message's text ("more than 65535 characters").
 pub const MAX_STRING: usize = u16::MAX as usize;
 
-/// Longest body the server accepts: "a length over 70000 gets `2` and the
-/// connection is closed" (section 4). The largest legal client packet, a
-/// SENDTO with a 65535-byte text, is 65559 bytes with a 20-byte name and
-/// stays under it even naming a user of another dialect (up to 200 bytes).
-pub const MAX_BODY: usize = 70_000;
+/// Longest body the server accepts.
+pub const MAX_BODY: usize = crate::limits::SENDTO_MAX_BODY;
 
 /// Whether `name` may be logged in with: 1 to 20 bytes of ASCII letters,
-/// digits, `-`, `_` and `.`. PROTOCOLS.md allows any non-whitespace; we
+/// digits, `-`, `_` and `.`. The assignment allows any non-whitespace; we
 /// narrow it because names are shown to every dialect's users, where a
 /// comma, a control character or an invisible one would break a listing
 /// or forge a line (crate::text).
@@ -50,7 +45,7 @@ pub fn valid_name(name: &str) -> bool {
     crate::text::is_sendto_name(name.as_bytes())
 }
 
-/// What a packet type is called in PROTOCOLS.md, for status lines.
+/// What a packet type is called in docs/PROTOCOLS.md, for status lines.
 pub fn type_name(kind: u8) -> &'static str {
     match kind {
         LOGIN => "LOGIN",
