@@ -2,7 +2,7 @@
 //! the value parsers with the server, never the server's configuration.
 
 use crate::cli::{parse_port, CliError};
-use crate::dialect::{channels, mesg, Protocol};
+use crate::dialect::{channels, Protocol};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 
@@ -63,7 +63,7 @@ where
     }
     match (host, port) {
         (Some(host), Some(port)) => Ok(ClientArgs {
-            protocol: protocol.unwrap_or(&mesg::PROTOCOL),
+            protocol: protocol.unwrap_or(Protocol::DEFAULT),
             name,
             host,
             port,

@@ -47,6 +47,10 @@ impl Protocol {
         &sendto::PROTOCOL,
     ];
 
+    /// What a server or client speaks unless told otherwise: the dialect
+    /// the assignments' telnet users speak.
+    pub const DEFAULT: &'static Protocol = &mesg::PROTOCOL;
+
     pub fn from_name(name: &str) -> Option<&'static Protocol> {
         Protocol::ALL.into_iter().find(|p| p.name == name)
     }

@@ -140,6 +140,22 @@ impl Peer {
         }
     }
 
+    /// Its request waits for a delivery receipt: nothing more is handled
+    /// until it is answered.
+    pub fn await_receipt(&mut self) {
+        self.input = Input::Paused(Pause::Receipt);
+    }
+
+    /// Its receipt was answered: it goes on next turn. Returns whether it
+    /// was waiting for one (and so must be served again).
+    pub fn receipt_answered(&mut self) -> bool {
+        let waiting = self.input == Input::Paused(Pause::Receipt);
+        if waiting {
+            self.input = Input::Paused(Pause::NextTurn);
+        }
+        waiting
+    }
+
     /// Whether its socket may be read: not while paused, nor once the
     /// peer has said all it will.
     pub fn may_read(&self) -> bool {

@@ -9,7 +9,7 @@
 //!
 //! 1. When the message is queued for the recipient, a *mark* is placed at
 //!    the end of it: a position in the recipient's send queue.
-//! 2. The sender is paused ([`Pause::Receipt`]): its next request waits, so
+//! 2. The sender is paused (`Pause::Receipt`): its next request waits, so
 //!    its answers keep the order of its requests.
 //! 3. When the loop reports that the recipient's socket has taken bytes up
 //!    to the mark, the sender is answered [`Receipt::Delivered`]; if the
@@ -19,7 +19,6 @@
 //! A sender that has itself gone by then is not answered: its slot may
 //! hold a new connection, which the serial in its [`Tag`] tells apart.
 
-use super::peer::{Input, Pause};
 use super::{ConnId, Effect, Relay, Tag};
 use crate::dialect::{Receipt, Then};
 use std::collections::VecDeque;
@@ -66,7 +65,7 @@ impl Relay {
             return;
         };
         if let Some(s) = self.open_peer(sender) {
-            s.input = Input::Paused(Pause::Receipt);
+            s.await_receipt();
         }
         match self.open_peer(recipient).filter(|_| queued) {
             Some(r) => {
@@ -118,11 +117,11 @@ impl Relay {
         if then == Then::HangUp {
             self.close(sender.0, super::Hangup::Goodbye);
         }
-        if let Some(s) = self.open_peer(sender.0) {
-            if s.input == Input::Paused(Pause::Receipt) {
-                s.input = Input::Paused(Pause::NextTurn);
-                self.effects.push(Effect::Serve(sender.0));
-            }
+        if self
+            .open_peer(sender.0)
+            .is_some_and(|s| s.receipt_answered())
+        {
+            self.effects.push(Effect::Serve(sender.0));
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::cli::{
     parse_count, parse_level, parse_limit, parse_port, parse_protocol, parse_timeout, resolve,
     CliError,
 };
-use crate::dialect::{mesg, Protocol};
+use crate::dialect::Protocol;
 use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
     DEFAULT_STALL_TIMEOUT_SECS,
@@ -72,7 +72,7 @@ options:
 
 Status lines go to stderr; `Server is on` goes to stdout once listening.",
         protocols = names.join(", "),
-        default = mesg::PROTOCOL.name,
+        default = Protocol::DEFAULT.name,
     )
 }
 
@@ -154,7 +154,7 @@ where
     let mut parser = lexopt::Parser::from_args(args);
     let mut address = "0.0.0.0".to_string();
     let mut port = None;
-    let mut protocol: &'static Protocol = &mesg::PROTOCOL;
+    let mut protocol = Protocol::DEFAULT;
     let mut listen = Vec::new();
     let mut max_users = None;
     let mut max_queue = DEFAULT_MAX_QUEUE;
