@@ -94,3 +94,19 @@ fn a_positional_port_serves_mesg_on_every_interface() {
     let mut c = joined(([127, 0, 0, 1], server.addr().port()).into(), "any");
     sync(&mut c);
 }
+
+#[test]
+fn the_readme_shows_the_options_as_help_prints_them() {
+    let out = Command::new(server_bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let options = help
+        .split("options:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\nStatus lines").next())
+        .expect("an options section");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(options),
+        "README.md's Options block differs from --help; paste:\n{options}"
+    );
+}
