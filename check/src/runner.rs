@@ -160,6 +160,12 @@ fn run_one(plan: &Plan, case: &'static Case) -> Outcome {
             None,
         );
     }
+    if case.has_tag("pipes") && matches!(plan.mode, Mode::Client { io: Io::Pty, .. }) {
+        return outcome(
+            Status::Skip("a terminal takes at most 4095 bytes a line: needs pipes".into()),
+            None,
+        );
+    }
     let groups = Arc::new(Mutex::new(Vec::new()));
     let mut server = None;
     let target = match &plan.mode {

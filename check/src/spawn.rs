@@ -128,6 +128,9 @@ pub struct Proc {
     pub stderr: Capture,
     status: Option<ExitStatus>,
     tr: Transcript,
+    /// Whether the last byte typed ended a line (a terminal needs Ctrl-D
+    /// twice to end its input in the middle of one).
+    at_line_start: bool,
 }
 
 impl Proc {
@@ -196,6 +199,7 @@ impl Proc {
             stderr,
             status: None,
             tr: tr.clone(),
+            at_line_start: true,
         })
     }
 
@@ -206,6 +210,9 @@ impl Proc {
     /// Writes to its stdin; false if it has closed its stdin.
     pub fn type_bytes(&mut self, bytes: &[u8]) -> bool {
         self.tr.record(&self.label, Dir::Typed, bytes);
+        if let Some(&last) = bytes.last() {
+            self.at_line_start = last == b'\n';
+        }
         match &mut self.input {
             Some(Input::Pipe(p)) => p.write_all(bytes).and_then(|_| p.flush()).is_ok(),
             Some(Input::Pty(m)) => m.write_all(bytes).is_ok(),
@@ -220,7 +227,13 @@ impl Proc {
         match self.input.take() {
             Some(Input::Pipe(p)) => drop(p),
             Some(Input::Pty(mut m)) => {
-                let _ = m.write_all(&[0x04]);
+                // The first Ctrl-D of a line only hands over what was typed.
+                let eof: &[u8] = if self.at_line_start {
+                    &[0x04]
+                } else {
+                    &[0x04, 0x04]
+                };
+                let _ = m.write_all(eof);
                 // The master stays open: closing it would hang up the
                 // terminal, which is not what a user at the end of input does.
                 self.input = Some(Input::Pty(m));

@@ -35,3 +35,47 @@ fn the_channels_server_passes_every_case() {
 fn the_sendto_server_passes_every_case() {
     all_pass("server", "sendto", &server_cmd("sendto"));
 }
+
+#[test]
+fn the_mesg_client_passes_every_case() {
+    all_pass("client", "mesg", &client_cmd("mesg"));
+}
+
+#[test]
+fn the_hello_client_passes_every_case() {
+    all_pass("client", "hello", &client_cmd("hello"));
+}
+
+#[test]
+fn the_channels_client_passes_every_case() {
+    all_pass("client", "channels", &client_cmd("channels"));
+}
+
+#[test]
+fn the_sendto_client_passes_every_case() {
+    all_pass("client", "sendto", &client_cmd("sendto"));
+}
+
+/// The same clients on a pseudo-terminal (`--pty`), as a student's client
+/// that insists on one is checked: every case passes but the one a
+/// terminal cannot carry (a line of 65536 bytes), which is skipped.
+#[test]
+fn every_client_passes_on_a_terminal_too() {
+    for dialect in ["mesg", "hello", "channels", "sendto"] {
+        let run = check(&["client", dialect, "--pty", "--spawn", &client_cmd(dialect)]);
+        assert!(run.failed().is_empty(), "{dialect}: {}", run.explain());
+        assert_eq!(run.code, Some(0), "{dialect}");
+        let skipped: Vec<String> = run
+            .statuses()
+            .into_iter()
+            .filter(|(_, s)| s == "skip")
+            .map(|(id, _)| id)
+            .collect();
+        let want: &[&str] = if dialect == "sendto" {
+            &["sendto.client.bad_message"]
+        } else {
+            &[]
+        };
+        assert_eq!(skipped, want, "{dialect}");
+    }
+}
