@@ -431,17 +431,145 @@ impl Conn {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, for a server
+/// pollchat-check starts.
+///
+/// Taken outside the kernel's ephemeral range where there is room: the
+/// kernel hands ports of that range to every `bind(0)` and `connect` on
+/// the machine, so a port it gave us and we let go could be another
+/// socket's (a test's stand-in server, anyone's outgoing connection) by
+/// the time the spawned server binds it. Outside it only another program
+/// choosing ports as we do can collide, and each process here walks the
+/// ports from a random start. The probe binds without SO_REUSEADDR, so a
+/// port with connections still in TIME_WAIT (which a server that does not
+/// set the option could not bind) is passed over.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let Some((low, high)) = quiet_range() else {
+        return Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port());
+    };
+    let size = (high - low) as usize;
+    if NEXT.load(Ordering::Relaxed) == usize::MAX {
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let _ = NEXT.compare_exchange(
+            usize::MAX,
+            (random % size as u64) as usize,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+    for _ in 0..size.min(2000) {
+        let port = low + (NEXT.fetch_add(1, Ordering::Relaxed) % size) as u16;
+        let probe = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if probe.bind(&addr.into()).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        ErrorKind::AddrInUse,
+        "no free port outside the ephemeral range",
+    ))
 }
 
-/// Whether something listens on TCP `port` (any local address), from
-/// /proc/net/tcp and tcp6: no connection is made, so the target sees
-/// nothing. `None` when /proc cannot tell.
+/// Ports no `bind(0)` or `connect` is given: below the kernel's ephemeral
+/// range, from 10000 (or above it, if that is where there is more room).
+fn quiet_range() -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = text.split_whitespace().map(|w| w.parse::<u32>().ok());
+    let (first, last) = (it.next()??, it.next()??);
+    let below = (10_000, first.max(10_000));
+    let above = (last.saturating_add(1).min(65_535), 65_535);
+    let (low, high) = if below.1 - below.0 >= above.1 - above.0 {
+        below
+    } else {
+        above
+    };
+    (high - low >= 1000).then_some((low as u16, high as u16))
+}
+
+/// Whether something listens on TCP `port` (any local address), without
+/// connecting to it, so the target sees nothing. `None` when the kernel
+/// will not say.
 pub fn listening(port: u16) -> Option<bool> {
+    sock_diag_listeners(port)
+        .map(|l| !l.is_empty())
+        .or_else(|| proc_listening(port))
+}
+
+/// Whether a process of process group `group` listens on TCP `port`: what
+/// says a server we started is ready, and not some other program that
+/// happens to listen on the port it was given (that server then fails to
+/// bind, and is started again on another). Falls back to [`listening`]
+/// where /proc cannot tell whose a socket is.
+pub fn listening_in_group(port: u16, group: u32) -> Option<bool> {
+    let Some(inodes) = sock_diag_listeners(port) else {
+        return listening(port);
+    };
+    if inodes.is_empty() {
+        return Some(false);
+    }
+    match group_sockets(group) {
+        Some(ours) => Some(inodes.iter().any(|i| ours.contains(i))),
+        None => Some(true),
+    }
+}
+
+/// The socket inodes the processes of `group` hold open, from /proc;
+/// `None` if no process of the group can be seen there.
+fn group_sockets(group: u32) -> Option<Vec<u32>> {
+    let mut inodes = Vec::new();
+    let mut seen = false;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and ')'.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<u32>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        seen = true;
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy();
+            if let Some(n) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse().ok())
+            {
+                inodes.push(n);
+            }
+        }
+    }
+    seen.then_some(inodes)
+}
+
+/// From /proc/net/tcp and tcp6: simple, but every socket of the machine is
+/// a line there, TIME_WAIT ones included (tens of milliseconds a read on a
+/// machine that has just run many tests).
+fn proc_listening(port: u16) -> Option<bool> {
     let mut readable = false;
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
@@ -461,6 +589,107 @@ pub fn listening(port: u16) -> Option<bool> {
     readable.then_some(false)
 }
 
+/// `struct inet_diag_req_v2` (linux/inet_diag.h).
+#[repr(C)]
+struct DiagRequest {
+    header: libc::nlmsghdr,
+    family: u8,
+    protocol: u8,
+    ext: u8,
+    pad: u8,
+    states: u32,
+    /// `struct inet_diag_sockid`: ports, addresses, interface, cookie.
+    id: [u8; 48],
+}
+
+/// The inodes of the TCP sockets listening on `port`, from the kernel's
+/// socket diagnostics (netlink NETLINK_SOCK_DIAG), asked for listening
+/// sockets only: a handful, however many others exist.
+fn sock_diag_listeners(port: u16) -> Option<Vec<u32>> {
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const TCP_LISTEN: u32 = 10;
+    // SAFETY: a netlink socket we own, plain structs of the sizes we pass,
+    // and every length checked before a read.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        );
+        if fd < 0 {
+            return None;
+        }
+        let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let timeout = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &timeout as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
+        let mut found = Vec::new();
+        for family in [libc::AF_INET, libc::AF_INET6] {
+            let mut req: DiagRequest = std::mem::zeroed();
+            req.header.nlmsg_len = std::mem::size_of::<DiagRequest>() as u32;
+            req.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+            req.header.nlmsg_flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+            req.family = family as u8;
+            req.protocol = libc::IPPROTO_TCP as u8;
+            req.states = 1 << TCP_LISTEN;
+            let sent = libc::send(
+                fd.as_raw_fd(),
+                &req as *const _ as *const libc::c_void,
+                std::mem::size_of::<DiagRequest>(),
+                0,
+            );
+            if sent < 0 {
+                return None;
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            'replies: loop {
+                let n = libc::recv(
+                    fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                );
+                if n <= 0 {
+                    return None;
+                }
+                let mut at = 0usize;
+                let n = n as usize;
+                while at + 16 <= n {
+                    let len = u32::from_ne_bytes(buf[at..at + 4].try_into().ok()?) as usize;
+                    let kind = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().ok()?);
+                    if len < 16 || at + len > n {
+                        return None;
+                    }
+                    match kind as i32 {
+                        libc::NLMSG_DONE => break 'replies,
+                        libc::NLMSG_ERROR => return None,
+                        _ => {
+                            // inet_diag_msg: 4 bytes, then the 48-byte sockid,
+                            // whose first field is the local port (big-endian),
+                            // then expires, rqueue, wqueue, uid and the inode.
+                            let msg = &buf[at + 16..at + len];
+                            if msg.len() >= 72 && u16::from_be_bytes([msg[4], msg[5]]) == port {
+                                found.push(u32::from_ne_bytes(msg[68..72].try_into().ok()?));
+                            }
+                        }
+                    }
+                    at += (len + 3) & !3;
+                }
+            }
+        }
+        Some(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,8 +698,41 @@ mod tests {
     fn a_listening_port_is_seen_without_connecting() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        assert_eq!(listening(port), Some(true));
+        // A connected socket on another port is not a listener.
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let other = c.local_addr().unwrap().port();
+        let diag = |p| sock_diag_listeners(p).map(|l| !l.is_empty());
+        for ask in [diag, proc_listening] {
+            assert_eq!(ask(port), Some(true));
+            assert_eq!(ask(other), Some(false));
+        }
+        // Ours, by our process group; not another group's.
+        // SAFETY: getpgrp cannot fail.
+        let group = unsafe { libc::getpgrp() } as u32;
+        assert_eq!(listening_in_group(port, group), Some(true));
+        use std::os::unix::process::CommandExt;
+        let mut other = std::process::Command::new("sleep")
+            .arg("10")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        assert_eq!(listening_in_group(port, other.id()), Some(false));
+        let _ = other.kill();
+        let _ = other.wait();
         drop(l);
-        assert_eq!(listening(port), Some(false));
+        for ask in [diag, proc_listening] {
+            assert_eq!(ask(port), Some(false));
+        }
+    }
+
+    #[test]
+    fn free_ports_are_bindable_and_not_ephemeral() {
+        let a = free_port().unwrap();
+        let b = free_port().unwrap();
+        assert_ne!(a, b);
+        std::net::TcpListener::bind(("127.0.0.1", a)).unwrap();
+        if let Some((low, high)) = quiet_range() {
+            assert!((low..high).contains(&a), "{a} in {low}..{high}");
+        }
     }
 }

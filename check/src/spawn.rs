@@ -357,7 +357,7 @@ fn await_ready(
             };
             seen(&proc.stdout) || seen(&proc.stderr)
         });
-        let is_listening = match crate::net::listening(port) {
+        let is_listening = match crate::net::listening_in_group(port, proc.pid()) {
             Some(l) => l,
             None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
         };
