@@ -116,18 +116,35 @@ pub struct Case {
     pub id: &'static str,
     pub dialect: Dialect,
     pub role: Role,
-    /// `assignment` (the assignment's text says it), `choice` (a binding
-    /// choice of docs/PROTOCOLS.md where the assignment is silent),
-    /// `robust`, `state`, `safety`, `heavy`, `spawn`, ...
+    /// First the stage, exactly one of [`STAGES`]; then `assignment` (the
+    /// assignment's text says it) or `choice` (a binding choice of
+    /// docs/PROTOCOLS.md where the assignment is silent); then `state`,
+    /// `framing`, `safety`, `heavy`, `spawn`, ...
     pub tags: &'static [&'static str],
     /// The rule, in one line.
     pub rule: &'static str,
     pub run: fn(&mut Ctx) -> R,
 }
 
+/// The stages an instructor can grade in, one per case: `basic` (the
+/// protocol's rules, one client at a time or a few), `robustness` (bytes
+/// split, coalesced, cut off, garbage, over-long input; servers and
+/// clients going away) and `load` (many clients, pipelined floods, a
+/// reader that stalls under one).
+pub const STAGES: [&str; 3] = ["basic", "robustness", "load"];
+
 impl Case {
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.contains(&tag)
+    }
+
+    /// Its stage: the one tag of [`STAGES`] it carries.
+    pub fn stage(&self) -> &'static str {
+        self.tags
+            .iter()
+            .copied()
+            .find(|t| STAGES.contains(t))
+            .unwrap_or("basic")
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage: pollchat-check server <dialect> (--spawn CMD | --addr HOST:PORT) [options]
        pollchat-check client <dialect> --spawn CMD [--pty] [options]
-       pollchat-check list [server|client] [<dialect>]
+       pollchat-check list [server|client] [<dialect>] [--markdown]
        pollchat-check mutant <kind> ...        (pollchat-check mutant --help)
 
 Checks a chat server or client against docs/PROTOCOLS.md, rule by rule:
@@ -30,8 +30,9 @@ client: pollchat-check plays the server and the other users, and starts
 options:
   --only IDS       run only these cases (comma-separated; an id, an id
                    without its dialect like PR12, a prefix like mesg.join
-                   or PR1*, or a tag like assignment)
-  --skip IDS       leave these out (same patterns; e.g. --skip choice)
+                   or PR1*, or a tag: a stage, basic, robustness or load,
+                   or assignment, choice, state, framing, ...)
+  --skip IDS       leave these out (same patterns; e.g. --skip load)
   --ready TEXT     the server is ready once it prints TEXT and listens
                    (default: once it listens; hello also waits for
                    `Server is on` a while)
@@ -75,6 +76,8 @@ pub enum Command {
     List {
         role: Option<Role>,
         dialect: Option<Dialect>,
+        /// One Markdown table: ids by dialect, role and stage.
+        markdown: bool,
     },
     Mutant(Vec<OsString>),
     Help,
@@ -222,17 +225,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
 fn parse_list(args: &[OsString]) -> Result<Command, String> {
     let mut role = None;
     let mut dialect_ = None;
+    let mut markdown = false;
     for a in args {
         let a = a.to_string_lossy();
         match a.as_ref() {
             "server" => role = Some(Role::Server),
             "client" => role = Some(Role::Client),
+            "--markdown" => markdown = true,
             other => dialect_ = Some(dialect(other)?),
         }
     }
     Ok(Command::List {
         role,
         dialect: dialect_,
+        markdown,
     })
 }
 

@@ -51,8 +51,16 @@ fn main() -> ExitCode {
             println!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::List { role, dialect }) => {
-            list(role, dialect);
+        Ok(Command::List {
+            role,
+            dialect,
+            markdown,
+        }) => {
+            if markdown {
+                print!("{}", markdown_table(role, dialect));
+            } else {
+                list(role, dialect);
+            }
             ExitCode::SUCCESS
         }
         Ok(Command::Mutant(args)) => mutant::main(args),
@@ -85,6 +93,39 @@ fn list(role: Option<Role>, dialect: Option<Dialect>) {
             }
         }
     }
+}
+
+/// The ids (without their dialect, as `--only` takes them) of every
+/// dialect and role, by stage: the README's table.
+fn markdown_table(role: Option<Role>, dialect: Option<Dialect>) -> String {
+    let mut out = String::from("| dialect | role | cases | basic | robustness | load |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for d in Dialect::ALL {
+        if dialect.is_some_and(|x| x != d) {
+            continue;
+        }
+        for r in [Role::Server, Role::Client] {
+            if role.is_some_and(|x| x != r) {
+                continue;
+            }
+            let cases = all_cases(r, d);
+            let mut row = format!("| `{}` | {} | {} |", d.name(), r.name(), cases.len());
+            for stage in case::STAGES {
+                let ids: Vec<String> = cases
+                    .iter()
+                    .filter(|c| c.stage() == stage)
+                    .map(|c| {
+                        let short = c.id.split_once('.').map_or(c.id, |(_, s)| s);
+                        format!("`{short}`")
+                    })
+                    .collect();
+                row.push_str(&format!(" {} |", ids.join(" ")));
+            }
+            out.push_str(&row);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
@@ -175,5 +216,75 @@ fn check(args: &CheckArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_case() -> Vec<&'static Case> {
+        [Role::Server, Role::Client]
+            .into_iter()
+            .flat_map(|r| Dialect::ALL.into_iter().flat_map(move |d| all_cases(r, d)))
+            .collect()
+    }
+
+    #[test]
+    fn every_case_has_exactly_one_stage() {
+        for c in every_case() {
+            let stages: Vec<&str> = c
+                .tags
+                .iter()
+                .copied()
+                .filter(|t| case::STAGES.contains(t))
+                .collect();
+            assert_eq!(stages.len(), 1, "{}: {:?}", c.id, c.tags);
+            assert_eq!(c.tags[0], stages[0], "{}: the stage comes first", c.id);
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_name_their_dialect() {
+        let mut ids: Vec<&str> = every_case().iter().map(|c| c.id).collect();
+        for c in every_case() {
+            assert!(
+                c.id.starts_with(&format!("{}.", c.dialect.name())),
+                "{}",
+                c.id
+            );
+        }
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+    }
+
+    #[test]
+    fn the_stages_select_the_cases_in_stages() {
+        for role in [Role::Server, Role::Client] {
+            for d in Dialect::ALL {
+                let all = all_cases(role, d);
+                let pick = |only: &[&str], skip: &[&str]| {
+                    let own = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+                    runner::select(all.clone(), &own(only), &own(skip))
+                };
+                let mut total = 0;
+                for stage in case::STAGES {
+                    let chosen = pick(&[stage], &[]);
+                    assert!(chosen.iter().all(|c| c.stage() == stage));
+                    total += chosen.len();
+                }
+                assert_eq!(total, all.len(), "{} {}", role.name(), d.name());
+                let no_load = pick(&[], &["load"]);
+                assert_eq!(no_load.len(), all.len() - pick(&["load"], &[]).len());
+                // Every dialect's server is graded on every stage.
+                if role == Role::Server {
+                    for stage in case::STAGES {
+                        assert!(!pick(&[stage], &[]).is_empty(), "{} {stage}", d.name());
+                    }
+                }
+            }
+        }
     }
 }

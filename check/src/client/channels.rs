@@ -183,67 +183,67 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "channels.client.name_frame",
-        ["assignment"],
+        ["basic", "assignment"],
         "the client sends its name as the first frame, padded to 200 bytes",
         name_frame
     ),
     case!(
         "channels.client.prompt",
-        ["assignment"],
+        ["basic", "assignment"],
         "`[Me] ` at start, after each typed line and after each message",
         prompt
     ),
     case!(
         "channels.client.typed_frames",
-        ["assignment", "framing"],
+        ["basic", "assignment", "framing"],
         "each typed line is sent as one 200-byte frame padded with spaces",
         typed_frames
     ),
     case!(
         "channels.client.long_line",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "a typed line over 200 bytes is cut to one frame",
         long_line
     ),
     case!(
         "channels.client.prints_frames",
-        ["assignment"],
+        ["basic", "assignment"],
         "each message prints over the prompt: CR, 4 spaces, CR, the text stripped, LF",
         prints_frames
     ),
     case!(
         "channels.client.partial_frame",
-        ["assignment", "framing"],
+        ["robustness", "assignment", "framing"],
         "part of a frame prints nothing until the rest arrives",
         partial_frame
     ),
     case!(
         "channels.client.coalesced",
-        ["assignment", "framing"],
+        ["robustness", "assignment", "framing"],
         "frames arriving together, and a part of one, print each once",
         coalesced
     ),
     case!(
         "channels.client.no_echo",
-        ["choice"],
+        ["basic", "choice"],
         "typed lines are not echoed",
         no_echo
     ),
     case!(
         "channels.client.end_of_input",
-        ["choice"],
+        ["basic", "choice"],
         "at the end of input the client stops sending and still prints what comes",
         end_of_input
     ),
     case!(
         "channels.client.server_closes",
-        ["assignment"],
+        ["robustness", "assignment"],
         "the server hangs up: `Server at <host>:<port> has disconnected` over the prompt, exit 0",
         server_closes
     ),
     case!(
         "channels.client.refused",
-        ["assignment"],
+        ["robustness", "assignment"],
         "no server: `Unable to connect to <host>:<port>`, exit 1",
         refused
     ),

@@ -186,67 +186,67 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "mesg.client.connects",
-        ["assignment"],
+        ["basic", "assignment"],
         "the client connects to the host and port it is given",
         connects
     ),
     case!(
         "mesg.client.sends_lines",
-        ["assignment"],
+        ["basic", "assignment"],
         "each typed line is sent as it is, as one line (LF or CR LF)",
         sends_lines
     ),
     case!(
         "mesg.client.skips_empty",
-        ["choice"],
+        ["basic", "choice"],
         "empty typed lines are not sent",
         skips_empty
     ),
     case!(
         "mesg.client.prints_lines",
-        ["assignment"],
+        ["basic", "assignment"],
         "each line from the server is printed as it is, one line each",
         prints_lines
     ),
     case!(
         "mesg.client.prints_while_idle",
-        ["assignment"],
+        ["basic", "assignment"],
         "messages are printed as they arrive, while nothing is typed",
         prints_while_idle
     ),
     case!(
         "mesg.client.line_ends",
-        ["choice"],
+        ["basic", "choice"],
         "server lines end at CR LF, LF or CR; empty ones are not printed",
         line_ends
     ),
     case!(
         "mesg.client.bytes_unchanged",
-        ["choice"],
+        ["basic", "choice"],
         "bytes that are not UTF-8 are printed unchanged",
         bytes_unchanged
     ),
     case!(
         "mesg.client.end_of_input",
-        ["choice"],
+        ["basic", "choice"],
         "at the end of input: the last line is sent, the side shut, the rest printed",
         end_of_input
     ),
     case!(
         "mesg.client.server_closes",
-        ["choice"],
+        ["robustness", "choice"],
         "the server hangs up: `Server at <host>:<port> has disconnected`, exit 0",
         server_closes
     ),
     case!(
         "mesg.client.refused",
-        ["choice"],
+        ["robustness", "choice"],
         "no server: `Unable to connect to <host>:<port>`, exit 1",
         refused
     ),
     case!(
         "mesg.client.script",
-        ["choice"],
+        ["basic", "choice"],
         "the README's piped session prints exactly the server's lines and the goodbye",
         script
     ),

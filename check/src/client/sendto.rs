@@ -260,85 +260,85 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "sendto.client.login",
-        ["assignment"],
+        ["basic", "assignment"],
         "`login <name>` sends LOGIN; 00 prints Success",
         login
     ),
     case!(
         "sendto.client.responses",
-        ["assignment"],
+        ["basic", "assignment"],
         "RESPONSE 00, 01, 02 print Success, Failure, Malformed packet",
         responses
     ),
     case!(
         "sendto.client.list",
-        ["assignment"],
+        ["basic", "assignment"],
         "`list` sends LIST; the LIST packet prints one name a line",
         list
     ),
     case!(
         "sendto.client.sendto",
-        ["assignment"],
+        ["basic", "assignment"],
         "`sendto <user> <text>` sends SENDTO with that user and text",
         sendto
     ),
     case!(
         "sendto.client.text_as_typed",
-        ["choice"],
+        ["basic", "choice"],
         "the text is everything after the space that ends the name, as typed",
         text_as_typed
     ),
     case!(
         "sendto.client.incoming",
-        ["assignment"],
+        ["basic", "assignment"],
         "a SENDTO from the server prints `<sender>: <text>` as it arrives",
         incoming
     ),
     case!(
         "sendto.client.logout",
-        ["assignment"],
+        ["basic", "assignment"],
         "`logout` sends LOGOUT and keeps the connection for list and login",
         logout
     ),
     case!(
         "sendto.client.exit",
-        ["assignment"],
+        ["basic", "assignment"],
         "`exit` closes the connection and exits 0",
         exit
     ),
     case!(
         "sendto.client.bad_username",
-        ["assignment"],
+        ["basic", "assignment"],
         "a missing, extra or over-long name prints `Bad username`, nothing sent",
         bad_username
     ),
     case!(
         "sendto.client.bad_message",
-        ["assignment", "pipes"],
+        ["basic", "assignment", "pipes"],
         "a text over 65535 characters prints `Bad message`, nothing sent",
         bad_message
     ),
     case!(
         "sendto.client.invalid_command",
-        ["assignment"],
+        ["basic", "assignment"],
         "extra words after list, logout, exit print `Invalid command`, nothing sent",
         invalid_command
     ),
     case!(
         "sendto.client.end_of_input",
-        ["choice"],
+        ["basic", "choice"],
         "at the end of input the client waits for every reply, then exits 0",
         end_of_input
     ),
     case!(
         "sendto.client.server_closes",
-        ["choice"],
+        ["robustness", "choice"],
         "the server hangs up: `Server at <host>:<port> has disconnected`, exit 0",
         server_closes
     ),
     case!(
         "sendto.client.refused",
-        ["choice"],
+        ["robustness", "choice"],
         "no server: `Unable to connect to <host>:<port>`, exit 1",
         refused
     ),

@@ -650,205 +650,205 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "channels.name.first_frame",
-        ["assignment"],
+        ["basic", "assignment"],
         "the first frame is the name: no reply, and the others see that name",
         first_frame
     ),
     case!(
         "channels.SERVER_CLIENT_NOT_IN_CHANNEL",
-        ["assignment"],
+        ["basic", "assignment"],
         "text outside any channel gets SERVER_CLIENT_NOT_IN_CHANNEL",
         not_in_channel
     ),
     case!(
         "channels.SERVER_CREATE_REQUIRES_ARGUMENT",
-        ["assignment"],
+        ["basic", "assignment"],
         "/create without a name gets SERVER_CREATE_REQUIRES_ARGUMENT",
         create_requires
     ),
     case!(
         "channels.SERVER_CHANNEL_EXISTS",
-        ["assignment"],
+        ["basic", "assignment"],
         "/create of an existing channel gets SERVER_CHANNEL_EXISTS",
         channel_exists
     ),
     case!(
         "channels.SERVER_JOIN_REQUIRES_ARGUMENT",
-        ["assignment"],
+        ["basic", "assignment"],
         "/join without a name gets SERVER_JOIN_REQUIRES_ARGUMENT",
         join_requires
     ),
     case!(
         "channels.SERVER_NO_CHANNEL_EXISTS",
-        ["assignment"],
+        ["basic", "assignment"],
         "/join of a missing channel gets SERVER_NO_CHANNEL_EXISTS",
         no_channel_exists
     ),
     case!(
         "channels.SERVER_INVALID_CONTROL_MESSAGE",
-        ["assignment"],
+        ["basic", "assignment"],
         "an unknown /command gets SERVER_INVALID_CONTROL_MESSAGE naming its first word",
         invalid_control
     ),
     case!(
         "channels.SERVER_CLIENT_JOINED_CHANNEL",
-        ["assignment"],
+        ["basic", "assignment"],
         "a /join is announced to the channel's members only",
         joined_channel
     ),
     case!(
         "channels.SERVER_CLIENT_LEFT_CHANNEL",
-        ["assignment"],
+        ["basic", "assignment"],
         "leaving by /join, /create or disconnecting is announced to the old channel",
         left_channel
     ),
     case!(
         "channels.create.enters",
-        ["assignment"],
+        ["basic", "assignment"],
         "/create puts its sender in the new channel",
         create_enters
     ),
     case!(
         "channels.list",
-        ["assignment"],
+        ["basic", "assignment"],
         "/list sends the channels' names separated by newlines",
         list
     ),
     case!(
         "channels.list.sorted",
-        ["choice"],
+        ["basic", "choice"],
         "/list names are sorted, in one frame",
         list_sorted
     ),
     case!(
         "channels.list.empty",
-        ["choice"],
+        ["basic", "choice"],
         "/list with no channels sends nothing",
         list_empty
     ),
     case!(
         "channels.text.relay",
-        ["assignment"],
+        ["basic", "assignment"],
         "text reaches the other members as `[<name>] <text>`, not the sender, not other channels",
         text_relay
     ),
     case!(
         "channels.state.unchanged",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "a failed command changes nothing: same channel, nobody told",
         state_unchanged
     ),
     case!(
         "channels.frame.exact",
-        ["assignment", "framing"],
+        ["basic", "assignment", "framing"],
         "every frame the server sends is 200 bytes, padded with spaces",
         frame_exact
     ),
     case!(
         "channels.frame.split",
-        ["assignment", "framing", "robust"],
+        ["robustness", "assignment", "framing"],
         "frames sent in pieces of 1-23 bytes are put back together",
         frame_split
     ),
     case!(
         "channels.frame.coalesced",
-        ["assignment", "framing", "robust"],
+        ["robustness", "assignment", "framing"],
         "several frames and a part of one in one segment",
         frame_coalesced
     ),
     case!(
         "channels.simple_test",
-        ["assignment"],
+        ["basic", "assignment"],
         "the assignment's Panda and Alice session",
         simple_test
     ),
     case!(
         "channels.strip.whitespace",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "trailing whitespace of any kind is stripped from a frame",
         strip_whitespace
     ),
     case!(
         "channels.name.in_use",
-        ["choice"],
+        ["basic", "choice"],
         "a name in use gets `Name <name> is already in use.` and a close",
         name_in_use
     ),
     case!(
         "channels.name.invalid",
-        ["choice"],
+        ["basic", "choice"],
         "an empty or unsafe name is closed without a reply",
         name_invalid
     ),
     case!(
         "channels.name.spaces",
-        ["choice"],
+        ["basic", "choice"],
         "a channel name is everything after one space, spaces included",
         name_spaces
     ),
     case!(
         "channels.join.same",
-        ["choice"],
+        ["basic", "choice"],
         "/join of one's own channel: `has left`, then `has joined`",
         join_same
     ),
     case!(
         "channels.persist",
-        ["choice"],
+        ["basic", "choice"],
         "channels outlive their members",
         persist
     ),
     case!(
         "channels.too_long",
-        ["choice"],
+        ["basic", "choice"],
         "a message too long for a frame is cut to 200 bytes, never inside a character",
         too_long
     ),
     case!(
         "channels.padding_only",
-        ["choice"],
+        ["basic", "choice"],
         "a frame of padding only is ignored",
         padding_only
     ),
     case!(
         "channels.sanitize",
-        ["choice", "safety"],
+        ["basic", "choice", "safety"],
         "control characters in relayed text arrive as spaces (rule S)",
         sanitize
     ),
     case!(
         "channels.robust.byte_by_byte",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "frames sent a byte at a time",
         byte_by_byte
     ),
     case!(
         "channels.robust.pipelined",
-        ["robust"],
+        ["load"],
         "6 members each send 100 messages at once: every other gets all, in order",
         pipelined
     ),
     case!(
         "channels.robust.stalled_reader",
-        ["robust", "heavy"],
+        ["load", "heavy"],
         "a member that stops reading under a flood does not stop another channel",
         stalled_reader
     ),
     case!(
         "channels.robust.abrupt",
-        ["robust", "state"],
+        ["robustness", "state"],
         "a member reset mid-frame is announced as left and its name freed",
         abrupt
     ),
     case!(
         "channels.robust.many_clients",
-        ["robust"],
+        ["load"],
         "20 members in one channel all get every notice and message",
         many_clients
     ),
     case!(
         "channels.robust.garbage",
-        ["robust"],
+        ["robustness"],
         "20 kB of random bytes hurt nobody; the server still serves",
         garbage_bytes
     ),

@@ -766,265 +766,265 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "hello.PR1",
-        ["assignment"],
+        ["basic", "assignment"],
         "the whole protocol: HELLO-FROM, LIST, SEND, DELIVERY, SEND-OK",
         pr1
     ),
     case!(
         "hello.PR2",
-        ["assignment"],
+        ["basic", "assignment"],
         "HELLO-FROM from a new connection logs it in under the name given",
         pr2
     ),
     case!(
         "hello.PR3",
-        ["assignment"],
+        ["basic", "assignment"],
         "a valid name not in use is answered `HELLO <name>`",
         pr3
     ),
     case!(
         "hello.PR4",
-        ["assignment"],
+        ["basic", "assignment"],
         "HELLO-FROM without a name gets BAD-RQST-BODY and the connection closes",
         pr4
     ),
     case!(
         "hello.PR5",
-        ["assignment"],
+        ["basic", "assignment"],
         "a name in use gets IN-USE and the connection closes",
         pr5
     ),
     case!(
         "hello.PR6",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "HELLO-FROM when logged in gets BAD-RQST-HDR; nothing changes",
         pr6
     ),
     case!(
         "hello.PR7",
-        ["assignment"],
+        ["basic", "assignment"],
         "anything but HELLO-FROM before login gets BAD-RQST-HDR and a close",
         pr7
     ),
     case!(
         "hello.PR8",
-        ["assignment"],
+        ["basic", "assignment"],
         "LIST is answered with LIST-OK",
         pr8
     ),
     case!(
         "hello.PR9",
-        ["assignment"],
+        ["basic", "assignment"],
         "LIST-OK lists exactly the users logged in, comma-separated",
         pr9
     ),
     case!(
         "hello.PR10",
-        ["assignment"],
+        ["basic", "assignment"],
         "SEND to a user delivers `DELIVERY <sender> <text>` to that user only",
         pr10
     ),
     case!(
         "hello.PR11",
-        ["assignment"],
+        ["basic", "assignment"],
         "a SEND delivered is answered SEND-OK",
         pr11
     ),
     case!(
         "hello.PR12",
-        ["assignment"],
+        ["basic", "assignment"],
         "SEND-OK never comes before its DELIVERY was sent",
         pr12
     ),
     case!(
         "hello.PR12.stalled",
-        ["assignment", "heavy"],
+        ["load", "assignment", "heavy"],
         "1500 SENDs to a user who reads nothing: SEND-OK only for what his socket took",
         pr12_stalled
     ),
     case!(
         "hello.PR13",
-        ["assignment"],
+        ["basic", "assignment"],
         "SEND to a user not logged in gets BAD-DEST-USER",
         pr13
     ),
     case!(
         "hello.PR14",
-        ["assignment"],
+        ["basic", "assignment"],
         "a SEND that cannot be delivered gets no SEND-OK",
         pr14
     ),
     case!(
         "hello.PR14.stalled",
-        ["choice", "heavy"],
+        ["load", "choice", "heavy"],
         "a stalled recipient that leaves means BAD-DEST-USER, never SEND-OK",
         pr14_stalled
     ),
     case!(
         "hello.PR15",
-        ["assignment", "limit"],
+        ["basic", "assignment", "limit"],
         "with 16 users logged in, HELLO-FROM gets BUSY",
         pr15
     ),
     case!(
         "hello.PR16",
-        ["assignment"],
+        ["basic", "assignment"],
         "any other header when logged in gets BAD-RQST-HDR; the connection stays",
         pr16
     ),
     case!(
         "hello.PR17",
-        ["assignment"],
+        ["basic", "assignment"],
         "SEND without a recipient or a text gets BAD-RQST-BODY",
         pr17
     ),
     case!(
         "hello.UR1",
-        ["assignment"],
+        ["basic", "assignment"],
         "a name with a space is refused (BAD-RQST-BODY, closed)",
         ur1
     ),
     case!(
         "hello.UR2",
-        ["assignment"],
+        ["basic", "assignment"],
         "a name with a comma is refused (BAD-RQST-BODY, closed)",
         ur2
     ),
     case!(
         "hello.TR1",
-        ["assignment", "robust", "limit"],
+        ["load", "assignment", "limit"],
         "16 users at once: all listed, all can send and receive",
         tr1
     ),
     case!(
         "hello.TR2",
-        ["assignment", "robust"],
+        ["robustness", "assignment"],
         "a connection that sends half a line, or nothing, blocks nobody",
         tr2
     ),
     case!(
         "hello.TR3",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "a user who vanishes is logged out: not listed, not a recipient, name free",
         tr3
     ),
     case!(
         "hello.TR4",
-        ["assignment", "robust", "heavy"],
+        ["load", "assignment", "heavy"],
         "a user that stops reading under a flood does not stop others (no blocking sendall)",
         tr4
     ),
     case!(
         "hello.TR5",
-        ["assignment", "spawn"],
+        ["basic", "assignment", "spawn"],
         "the server prints `Server is on` on stdout when it is ready",
         tr5
     ),
     case!(
         "hello.eol.crlf_in",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "CR LF is accepted and empty lines are skipped (what a grader sends)",
         crlf_in
     ),
     case!(
         "hello.eol.lf_only",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "every line the server sends ends in LF alone, no CR",
         lf_only
     ),
     case!(
         "hello.eol.no_final_lf",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "bytes without a final LF when the client closes are not a message",
         no_final_lf
     ),
     case!(
         "hello.too_long",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "4096 bytes are a message; longer gets BAD-RQST-BODY",
         too_long
     ),
     case!(
         "hello.too_long.before_login",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "an over-long line before login gets BAD-RQST-BODY and a close",
         too_long_before_login
     ),
     case!(
         "hello.names.narrow",
-        ["choice"],
+        ["basic", "choice"],
         "names are 1-32 ASCII letters and digits; others get BAD-RQST-BODY",
         names_narrow
     ),
     case!(
         "hello.names.case",
-        ["choice"],
+        ["basic", "choice"],
         "names are case-sensitive",
         names_case
     ),
     case!(
         "hello.list.order",
-        ["choice"],
+        ["basic", "choice"],
         "LIST-OK is in login order",
         list_order
     ),
     case!(
         "hello.list.body",
-        ["choice"],
+        ["basic", "choice"],
         "LIST with anything after it gets BAD-RQST-BODY",
         list_body
     ),
     case!(
         "hello.send.body_first",
-        ["choice"],
+        ["basic", "choice"],
         "SEND's body is checked before its recipient",
         send_body_first
     ),
     case!(
         "hello.send.self",
-        ["choice"],
+        ["basic", "choice"],
         "SEND to oneself: the DELIVERY, then SEND-OK",
         send_self
     ),
     case!(
         "hello.order.pipelined",
-        ["choice"],
+        ["basic", "choice"],
         "replies come in request order while SENDs wait for delivery",
         order_pipelined
     ),
     case!(
         "hello.sanitize",
-        ["choice", "safety"],
+        ["basic", "choice", "safety"],
         "a CR or control character inside a text arrives as a space (rule S)",
         sanitize
     ),
     case!(
         "hello.robust.byte_by_byte",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "messages sent a byte at a time are each one message",
         byte_by_byte
     ),
     case!(
         "hello.robust.coalesced",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "several messages in one segment are each answered, in order",
         coalesced
     ),
     case!(
         "hello.robust.pipelined",
-        ["robust"],
+        ["load"],
         "5 users each SEND 100 messages at once: all arrive, in order",
         pipelined
     ),
     case!(
         "hello.robust.garbage",
-        ["robust"],
+        ["robustness"],
         "20 kB of random bytes hurt nobody; the server still serves",
         garbage_bytes
     ),
     case!(
         "hello.robust.over_long",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "a 1 MiB line does not stop the server; the next line is answered",
         over_long
     ),

@@ -679,217 +679,217 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "mesg.join.accepted",
-        ["assignment"],
+        ["basic", "assignment"],
         "JOIN <name> is answered `JOIN <name> Request Accepted` and registers",
         join_accepted
     ),
     case!(
         "mesg.join.twice",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "a second JOIN is refused with the connection's own name and fd; nothing changes",
         join_twice
     ),
     case!(
         "mesg.join.invalid",
-        ["choice", "state"],
+        ["basic", "choice", "state"],
         "a missing or bad name gets `Invalid Username…` and stays unregistered",
         join_invalid
     ),
     case!(
         "mesg.join.taken",
-        ["choice", "state"],
+        ["basic", "choice", "state"],
         "a held name gets `User Already Registered…` with the holder's fd; the connection stays",
         join_taken
     ),
     case!(
         "mesg.join.limit",
-        ["assignment", "limit"],
+        ["basic", "assignment", "limit"],
         "10 users register; the 11th gets `Too Many Users…` and is closed; a freed place is taken",
         join_limit
     ),
     case!(
         "mesg.unregistered",
-        ["assignment"],
+        ["basic", "assignment"],
         "before JOIN every command gets `Unregistered User…`",
         unregistered
     ),
     case!(
         "mesg.list.table",
-        ["assignment"],
+        ["basic", "assignment"],
         "LIST is the table: header, 28 dashes, <name> TAB <fd> rows, 28 dashes, CR LF each",
         list_table
     ),
     case!(
         "mesg.list.order",
-        ["choice"],
+        ["basic", "choice"],
         "LIST rows are in registration order",
         list_order
     ),
     case!(
         "mesg.mesg.delivered",
-        ["assignment"],
+        ["basic", "assignment"],
         "MESG reaches its recipient only, as `FROM <sender>: <text>`, text as typed",
         mesg_delivered
     ),
     case!(
         "mesg.mesg.unknown_recipient",
-        ["assignment"],
+        ["basic", "assignment"],
         "MESG to nobody gets `Unknown Recipient (<to>). MESG Discarded.`",
         mesg_unknown_recipient
     ),
     case!(
         "mesg.mesg.invalid",
-        ["choice"],
+        ["basic", "choice"],
         "MESG without a name or text gets `Invalid MESG…`",
         mesg_invalid
     ),
     case!(
         "mesg.mesg.self",
-        ["choice"],
+        ["basic", "choice"],
         "MESG to oneself is delivered",
         mesg_self
     ),
     case!(
         "mesg.bcst.others",
-        ["assignment"],
+        ["basic", "assignment"],
         "BCST reaches every other registered user, not the sender, not the unregistered",
         bcst_others
     ),
     case!(
         "mesg.bcst.empty",
-        ["choice"],
+        ["basic", "choice"],
         "BCST without text is an unknown message",
         bcst_empty
     ),
     case!(
         "mesg.unknown",
-        ["assignment"],
+        ["basic", "assignment"],
         "an unknown (or wrongly cased) command gets `Unknown Message…`",
         unknown
     ),
     case!(
         "mesg.ping",
-        ["choice"],
+        ["basic", "choice"],
         "PING gets PONG, registered or not",
         ping
     ),
     case!(
         "mesg.quit",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "QUIT closes the connection and frees the name at once",
         quit
     ),
     case!(
         "mesg.quit.unregistered",
-        ["assignment"],
+        ["basic", "assignment"],
         "QUIT closes an unregistered connection",
         quit_unregistered
     ),
     case!(
         "mesg.quit.rest_ignored",
-        ["choice"],
+        ["basic", "choice"],
         "lines after QUIT in the same segment are not handled",
         quit_rest_ignored
     ),
     case!(
         "mesg.disconnect.removed",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "a user gone without QUIT is removed from LIST and as a recipient",
         disconnect_removed
     ),
     case!(
         "mesg.eol.variants",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "LF, CR LF and a lone CR end a line; empty lines are skipped",
         eol_variants
     ),
     case!(
         "mesg.eol.crlf_out",
-        ["choice", "framing", "telnet"],
+        ["basic", "choice", "framing", "telnet"],
         "every line the server sends ends in CR LF",
         crlf_out
     ),
     case!(
         "mesg.too_long",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "4096 bytes are a line; longer gets `Message Too Long…` once and is discarded",
         too_long
     ),
     case!(
         "mesg.telnet.options",
-        ["choice", "telnet"],
+        ["basic", "choice", "telnet"],
         "telnet DO/WILL are refused with WONT/DONT; Ctrl-C's timing mark is answered",
         telnet_options
     ),
     case!(
         "mesg.telnet.iac",
-        ["choice", "telnet"],
+        ["basic", "choice", "telnet"],
         "IAC IAC is one 0xFF byte, relayed to a telnet user as IAC IAC",
         telnet_iac
     ),
     case!(
         "mesg.eof.last_line",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "a last line without a terminator counts when the client closes",
         eof_last_line
     ),
     case!(
         "mesg.half_close",
-        ["choice"],
+        ["basic", "choice"],
         "a client that half-closes still gets every reply, then the close",
         half_close
     ),
     case!(
         "mesg.sanitize",
-        ["choice", "safety"],
+        ["basic", "choice", "safety"],
         "control characters in relayed text arrive as spaces (rule S)",
         sanitize
     ),
     case!(
         "mesg.robust.byte_by_byte",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "commands sent a byte at a time are each one command",
         byte_by_byte
     ),
     case!(
         "mesg.robust.coalesced",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "several commands in one segment are each answered, in order",
         coalesced
     ),
     case!(
         "mesg.robust.pipelined",
-        ["robust"],
+        ["load"],
         "6 users each BCST 100 lines at once: every other user gets all, in order",
         pipelined
     ),
     case!(
         "mesg.robust.stalled_reader",
-        ["robust", "heavy"],
+        ["load", "heavy"],
         "a user that stops reading under a flood does not stop others' messages",
         stalled_reader
     ),
     case!(
         "mesg.robust.abrupt",
-        ["robust", "state"],
+        ["robustness", "state"],
         "a user reset mid-line is removed; the others go on",
         abrupt
     ),
     case!(
         "mesg.robust.many_clients",
-        ["robust"],
+        ["load"],
         "16 connections at once, 10 registered: all are served",
         many_clients
     ),
     case!(
         "mesg.robust.garbage",
-        ["robust"],
+        ["robustness"],
         "20 kB of random bytes hurt nobody; the server still serves",
         garbage_bytes
     ),
     case!(
         "mesg.robust.over_long",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "a 1 MiB line does not stop the server; the next line is answered",
         over_long
     ),

@@ -618,187 +618,187 @@ macro_rules! case {
 pub static CASES: &[Case] = &[
     case!(
         "sendto.login.ok",
-        ["assignment"],
+        ["basic", "assignment"],
         "LOGIN of a free name is answered 00 and the user is listed",
         login_ok
     ),
     case!(
         "sendto.login.twice",
-        ["choice", "state"],
+        ["basic", "choice", "state"],
         "LOGIN on a logged-in connection is 01; nothing changes",
         login_twice
     ),
     case!(
         "sendto.login.taken",
-        ["choice", "state"],
+        ["basic", "choice", "state"],
         "LOGIN of a name in use is 01; the connection stays and may log in",
         login_taken
     ),
     case!(
         "sendto.login.malformed_name",
-        ["choice"],
+        ["basic", "choice"],
         "a name that is not 1-20 of [A-Za-z0-9._-] is 02 and skipped",
         login_malformed_name
     ),
     case!(
         "sendto.list",
-        ["assignment"],
+        ["basic", "assignment"],
         "LIST is answered with a LIST packet of every user logged in",
         list
     ),
     case!(
         "sendto.list.anyone",
-        ["assignment"],
+        ["basic", "assignment"],
         "LIST works without logging in (the client lists after logout)",
         list_anyone
     ),
     case!(
         "sendto.list.order",
-        ["choice"],
+        ["basic", "choice"],
         "LIST is in login order",
         list_order
     ),
     case!(
         "sendto.list.format",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "LIST and RESPONSE packets are byte for byte as docs/PROTOCOLS.md 4.1",
         list_format
     ),
     case!(
         "sendto.sendto.delivered",
-        ["assignment"],
+        ["basic", "assignment"],
         "SENDTO reaches its recipient (83 <sender> <text>) and is answered 00",
         sendto_delivered
     ),
     case!(
         "sendto.sendto.not_logged_in",
-        ["choice"],
+        ["basic", "choice"],
         "SENDTO from a connection not logged in is 01",
         sendto_not_logged_in
     ),
     case!(
         "sendto.sendto.unknown",
-        ["choice"],
+        ["basic", "choice"],
         "SENDTO to nobody (names are case-sensitive) is 01",
         sendto_unknown
     ),
     case!(
         "sendto.sendto.self",
-        ["choice"],
+        ["basic", "choice"],
         "SENDTO to oneself: the message, then 00",
         sendto_self
     ),
     case!(
         "sendto.sendto.empty_recipient",
-        ["choice"],
+        ["basic", "choice"],
         "SENDTO to an empty name is 02",
         sendto_empty_recipient
     ),
     case!(
         "sendto.sendto.text_limits",
-        ["assignment"],
+        ["basic", "assignment"],
         "an empty text and one of 65535 bytes are delivered whole",
         sendto_text_limits
     ),
     case!(
         "sendto.sendto.receipt_order",
-        ["choice"],
+        ["basic", "choice"],
         "00 waits for delivery, and the next packets' replies wait with it",
         sendto_receipt_order
     ),
     case!(
         "sendto.logout",
-        ["assignment", "state"],
+        ["basic", "assignment", "state"],
         "LOGOUT is 00, frees the name, and keeps the connection for LIST and LOGIN",
         logout
     ),
     case!(
         "sendto.logout.not_logged_in",
-        ["choice"],
+        ["basic", "choice"],
         "LOGOUT when not logged in is 01",
         logout_not_logged_in
     ),
     case!(
         "sendto.disconnect.frees_name",
-        ["choice", "state"],
+        ["basic", "choice", "state"],
         "a connection that closes is logged out",
         disconnect_frees_name
     ),
     case!(
         "sendto.malformed.type",
-        ["choice"],
+        ["basic", "choice"],
         "an unknown type (the server's own included) is 02 and skipped",
         malformed_type
     ),
     case!(
         "sendto.malformed.body",
-        ["choice"],
+        ["basic", "choice"],
         "a body that does not match its type is 02 and skipped",
         malformed_body
     ),
     case!(
         "sendto.malformed.utf8",
-        ["choice"],
+        ["basic", "choice"],
         "a string that is not UTF-8 is 02 and skipped",
         malformed_utf8
     ),
     case!(
         "sendto.length.over_limit",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "a header declaring over 70000 bytes is 02 and a close, without the body",
         length_over_limit
     ),
     case!(
         "sendto.length.at_limit",
-        ["choice", "framing"],
+        ["basic", "choice", "framing"],
         "a 70000-byte body is read and judged on its contents",
         length_at_limit
     ),
     case!(
         "sendto.order.one_reply_each",
-        ["assignment"],
+        ["basic", "assignment"],
         "every packet gets exactly one reply, in order, even all in one segment",
         one_reply_each
     ),
     case!(
         "sendto.sanitize",
-        ["choice", "safety"],
+        ["basic", "choice", "safety"],
         "control characters in a relayed text arrive as spaces (rule S)",
         sanitize
     ),
     case!(
         "sendto.robust.byte_by_byte",
-        ["robust", "framing"],
+        ["robustness", "framing"],
         "packets sent a byte at a time are put back together",
         byte_by_byte
     ),
     case!(
         "sendto.robust.pipelined",
-        ["robust"],
+        ["load"],
         "5 users each send 100 messages at once: all arrive, in order",
         pipelined
     ),
     case!(
         "sendto.robust.stalled_reader",
-        ["robust", "heavy"],
+        ["load", "heavy"],
         "a user that stops reading under a flood does not stop others",
         stalled_reader
     ),
     case!(
         "sendto.robust.abrupt",
-        ["robust", "state"],
+        ["robustness", "state"],
         "a user reset mid-packet is logged out; the others go on",
         abrupt
     ),
     case!(
         "sendto.robust.many_clients",
-        ["robust"],
+        ["load"],
         "20 users at once: all listed, all send and receive",
         many_clients
     ),
     case!(
         "sendto.robust.garbage",
-        ["robust"],
+        ["robustness"],
         "20 kB of random bytes hurt nobody; the server still serves",
         garbage_bytes
     ),
