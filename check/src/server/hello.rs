@@ -525,11 +525,8 @@ fn lf_only(ctx: &mut Ctx) -> R {
     alice.expect_bytes(b"HELLO alice\n", "every line ends in LF alone")?;
     say(&mut alice, "LIST")?;
     alice.expect_bytes(b"LIST-OK alice\n", "every line ends in LF alone")?;
-    say(&mut alice, "SEND alice x")?;
-    alice.expect_bytes(
-        b"DELIVERY alice x\nSEND-OK\n",
-        "every line ends in LF alone",
-    )
+    say(&mut alice, "NOPE")?;
+    alice.expect_bytes(b"BAD-RQST-HDR\n", "every line ends in LF alone")
 }
 
 fn no_final_lf(ctx: &mut Ctx) -> R {

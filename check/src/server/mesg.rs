@@ -434,13 +434,13 @@ fn crlf_out(ctx: &mut Ctx) -> R {
 fn too_long(ctx: &mut Ctx) -> R {
     let mut alice = join(ctx, "alice")?;
     let mut bob = join(ctx, "bob")?;
-    let text = "x".repeat(4096 - "BCST ".len());
-    say(&mut alice, &format!("BCST {text}"))?;
+    let text = "x".repeat(4096 - "MESG bob ".len());
+    say(&mut alice, &format!("MESG bob {text}"))?;
     bob.expect_line(&format!("FROM alice: {text}"))?;
-    say(&mut alice, &format!("BCST {text}y"))?;
+    say(&mut alice, &format!("MESG bob {text}y"))?;
     alice.expect_line(TOO_LONG)?;
     // Far longer, in pieces: one reply, then the next line is handled.
-    let long = format!("BCST {}", "z".repeat(20_000));
+    let long = format!("MESG bob {}", "z".repeat(20_000));
     for piece in long.as_bytes().chunks(3000) {
         alice.send(piece)?;
     }
@@ -517,13 +517,15 @@ fn byte_by_byte(ctx: &mut Ctx) -> R {
 
 fn coalesced(ctx: &mut Ctx) -> R {
     let mut c = ctx.connect("a")?;
-    c.send(b"JOIN a\r\nNOPE\r\nMESG zed one\r\nMESG zoe two\r\nNO")?;
+    c.send(b"JOIN a\r\nNOPE\r\nMESG zed one\r\nMESG zoe two\r\nMESG zo")?;
     c.expect_line(&accepted("a"))?;
     c.expect_line(UNKNOWN_MESSAGE)?;
     c.expect_line("Unknown Recipient (zed). MESG Discarded.")?;
     c.expect_line("Unknown Recipient (zoe). MESG Discarded.")?;
-    c.send(b"PE\r\n")?;
-    c.expect_line(UNKNOWN_MESSAGE)?;
+    // The rest of a line cut where the segment ends: one line, whose
+    // reply names the whole recipient.
+    c.send(b"ey three\r\n")?;
+    c.expect_line("Unknown Recipient (zoey). MESG Discarded.")?;
     barrier(&mut c, true)
 }
 
