@@ -363,7 +363,9 @@ pub fn tap(outcomes: &[Outcome], _run: &Run) -> String {
 }
 
 /// Gradescope's autograder `results.json`: one test per case, worth one
-/// point; skipped cases are left out.
+/// point, each with an `output` (the rule for a case that passed; what
+/// went wrong, with the transcript, for one that did not); skipped cases
+/// are left out.
 pub fn gradescope(outcomes: &[Outcome], run: &Run) -> String {
     let tests: Vec<Value> = outcomes
         .iter()
@@ -379,9 +381,11 @@ pub fn gradescope(outcomes: &[Outcome], run: &Run) -> String {
                 "tags": o.case.tags,
                 "visibility": "visible",
             });
-            if !passed {
-                t["output"] = json!(failure_text(o));
-            }
+            t["output"] = if passed {
+                json!(format!("ok: {}", o.case.rule))
+            } else {
+                json!(failure_text(o))
+            };
             t
         })
         .collect();
