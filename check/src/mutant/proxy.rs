@@ -55,6 +55,10 @@ struct Link {
     server: Mutex<TcpStream>,
     mutation: Mutex<Box<dyn Mutation>>,
     closed: std::sync::atomic::AtomicBool,
+    /// A write to the server failed: it has closed. What the client sends
+    /// from then on is dropped, while what the server sent before it went
+    /// is still relayed (its last reply before a hang-up).
+    server_gone: std::sync::atomic::AtomicBool,
 }
 
 impl Link {
@@ -65,14 +69,21 @@ impl Link {
                     let _one_at_a_time = self.serialize.then(|| lock(&WRITES));
                     lock(&self.client).write_all(&b).is_ok()
                 }
-                Act::Server(b) => lock(&self.server).write_all(&b).is_ok(),
+                Act::Server(b) => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    if !self.server_gone.load(Relaxed) && lock(&self.server).write_all(&b).is_err()
+                    {
+                        self.server_gone.store(true, Relaxed);
+                    }
+                    true
+                }
                 Act::Close => {
                     self.close(false);
                     return;
                 }
             };
             if !ok {
-                // One side is gone: so is the connection, for the other.
+                // The client is gone: so is the connection, for the server.
                 self.close(true);
                 return;
             }
@@ -176,6 +187,7 @@ pub fn relay(client: TcpStream, server: TcpStream, serialize: bool, mutation: Bo
         server: Mutex::new(server),
         mutation: Mutex::new(mutation),
         closed: Default::default(),
+        server_gone: Default::default(),
     };
     // Every descriptor stays open until both directions are done: `close`
     // may replace any of them, and a number closed early could by then
@@ -212,8 +224,11 @@ fn pump(mut from: &TcpStream, link: &Link, down: bool) {
                 false
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => false,
+            // A reset from the client is passed on as one; from the
+            // server it ends the relay toward the client like a close, so
+            // that what the server sent before it still arrives.
             Err(_) => {
-                reset = true;
+                reset = !down;
                 true
             }
         };
