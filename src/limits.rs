@@ -8,6 +8,14 @@
 /// dialect's "too long" reply and discarded up to its end.
 pub const MAX_LINE: usize = 4096;
 
+/// `mesg`: how long a whole command that came in one read without a line
+/// end waits for more before it is taken as a line (from clients that send
+/// each command as one `send()` with no CR or LF, and read the answer
+/// before the next, about 300 ms later). Short enough to answer them well
+/// before that; a line being typed arrives a keystroke per read and never
+/// counts (docs/PROTOCOLS.md 1.1).
+pub const UNTERMINATED_PAUSE_MS: u64 = 150;
+
 /// Longest user name in `mesg` and `hello` (docs/PROTOCOLS.md sections 1 and 2).
 pub const MAX_NAME: usize = 32;
 

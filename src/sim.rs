@@ -205,6 +205,7 @@ impl Sim {
                 self.flush(conn);
             }
         }
+        self.relay.timers();
         if self.now >= self.next_sweep {
             self.next_sweep = self.now + Duration::from_millis(IDLE_SWEEP_MS);
             self.relay.tick();

@@ -130,6 +130,15 @@ pub trait Dialect {
         data.len()
     }
 
+    /// Whether `tail`, input without its terminator that arrived in one
+    /// read, is a whole message to take as it is if nothing more comes
+    /// after a short pause. Only `mesg` says yes, and only for clients
+    /// that never send line ends.
+    fn unterminated(&self, tail: &[u8]) -> bool {
+        let _ = tail;
+        false
+    }
+
     /// Handles one frame, appending any reply the dialect makes on its own
     /// to `reply`.
     fn on_frame<'a>(

@@ -34,7 +34,7 @@ use crate::framing::Frame;
 use crate::hub::{Deliveries, Event, Hub, Pool, Request};
 use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
-    DEFAULT_STALL_TIMEOUT_SECS, DELIVERY_COST, HIGH_WATER_DIV,
+    DEFAULT_STALL_TIMEOUT_SECS, DELIVERY_COST, HIGH_WATER_DIV, UNTERMINATED_PAUSE_MS,
 };
 use log::{info, warn};
 use peer::{Input, Pause, Peer};
@@ -151,6 +151,9 @@ pub struct Relay {
     /// time memory was handed back.
     total: usize,
     total_peak: usize,
+    /// Commands sent without line ends, waiting out their pause: (when,
+    /// who). Entries a later read made moot are skipped when due.
+    bursts: Vec<(Instant, Tag)>,
 }
 
 impl Relay {
@@ -176,6 +179,7 @@ impl Relay {
             turn_work: 0,
             total: 0,
             total_peak: 0,
+            bursts: Vec::new(),
         }
     }
 
@@ -245,7 +249,10 @@ impl Relay {
             self.reply = reply;
         }
         let data = &data[..n];
-        let mut tail = std::mem::take(&mut self.peers[id.0].as_mut().expect("open").tail);
+        let p = self.peers[id.0].as_mut().expect("open");
+        p.burst = None;
+        let mut tail = std::mem::take(&mut p.tail);
+        let fresh = tail.is_empty();
         if tail.is_empty() {
             // The usual case: frames are handled where they were read.
             let used = self.on_frames(id, data);
@@ -256,7 +263,57 @@ impl Relay {
             tail.drain(..used);
         }
         self.keep_tail(id, tail);
+        if fresh {
+            self.maybe_burst(id);
+        }
         self.enforce_budget();
+    }
+
+    /// What a whole read left without a line end may be a whole command
+    /// from a client that sends none: if nothing more comes within
+    /// [`UNTERMINATED_PAUSE_MS`], it is taken as one (see `timers`).
+    fn maybe_burst(&mut self, id: ConnId) {
+        let now = self.now;
+        let Some(p) = self.open_peer(id) else {
+            return;
+        };
+        if p.input == Input::Open && !p.tail.is_empty() && p.dialect.unterminated(&p.tail) {
+            let at = now + Duration::from_millis(UNTERMINATED_PAUSE_MS);
+            p.burst = Some(at);
+            let tag = (id, p.serial);
+            self.bursts.push((at, tag));
+        }
+    }
+
+    /// When the next timer is due (the loop's poll waits no longer).
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.bursts.iter().map(|&(at, _)| at).min()
+    }
+
+    /// Runs the timers that are due: a command that came without a line
+    /// end, and nothing after it for the pause, is handled as a line.
+    pub fn timers(&mut self) {
+        let now = self.now;
+        if !self.bursts.iter().any(|&(at, _)| at <= now) {
+            return;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            self.bursts.drain(..).partition(|&(at, _)| at <= now);
+        self.bursts = waiting;
+        for (at, (id, serial)) in due {
+            let Some(p) = self.open_peer(id) else {
+                continue;
+            };
+            if p.serial != serial || p.burst != Some(at) || p.input != Input::Open {
+                continue;
+            }
+            p.burst = None;
+            let tail = std::mem::take(&mut p.tail);
+            if let Some(frame) = p.dialect.framer().finish(&tail) {
+                self.on_frame(id, frame);
+            }
+            self.account(id);
+        }
     }
 
     /// The loop serves `id` again (it asked with [`Effect::Serve`]): the

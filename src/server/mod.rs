@@ -170,6 +170,7 @@ impl Server {
                 self.accept(index);
             }
             self.resume_accepting();
+            self.relay.timers();
             self.sweep();
             self.end_turn();
             // Closes at the end of the turn may have made room below the
@@ -192,11 +193,17 @@ impl Server {
         let now = Instant::now();
         // An empty server sleeps until something happens.
         let sweep = (!self.conns.is_empty()).then_some(self.next_sweep);
-        [self.shutdown_deadline, self.accepting.paused_until, sweep]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| t.saturating_duration_since(now))
+        let timer = self.relay.next_timer();
+        [
+            self.shutdown_deadline,
+            self.accepting.paused_until,
+            sweep,
+            timer,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
     }
 
     /// What one readiness event says. Events can be spurious, and can name
