@@ -61,6 +61,26 @@ pub enum Request<'a> {
     Gone,
 }
 
+impl Request<'_> {
+    /// What kind of request this is, for the trace (never its text).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Open { .. } => "open",
+            Request::Register { .. } => "register",
+            Request::Unregister => "unregister",
+            Request::List => "list",
+            Request::Direct { .. } => "direct message",
+            Request::Broadcast { .. } => "broadcast",
+            Request::CreateChannel { .. } => "create channel",
+            Request::JoinChannel { .. } => "join channel",
+            Request::ListChannels => "list channels",
+            Request::Say { .. } => "say in channel",
+            Request::Quit => "quit",
+            Request::Gone => "gone",
+        }
+    }
+}
+
 /// One registered user, as LIST shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -27,6 +27,7 @@
 //!   one user's text is made harmless before another user or the log sees it.
 //! * [`limits`]: every bound the server enforces.
 //! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`trace`]: `--trace`, a status line for every step of every turn.
 //! * [`client`]: the interactive client, one poll loop over stdin and the
 //!   socket, with a front end per protocol.
 //! * [`cli`]: what the two command lines share (`server/cli.rs` and
@@ -45,3 +46,4 @@ pub mod server;
 #[doc(hidden)]
 pub mod sim;
 pub mod text;
+pub mod trace;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     if let Err(e) = pollchat::logger::Logger::init(args.log_level) {
         eprintln!("pollchat-server: cannot start logging: {e}");
     }
+    pollchat::trace::set(args.trace);
     let config = match args.config() {
         Ok(config) => config,
         Err(message) => {

@@ -84,6 +84,14 @@ impl Default for Settings {
     }
 }
 
+/// The size of a frame, for the trace.
+fn frame_size(frame: &Frame<'_>) -> String {
+    match frame {
+        Frame::Data(data) => data.len().to_string(),
+        Frame::TooLong => "too many".to_string(),
+    }
+}
+
 /// What the sweep found: connections past the login deadline and the
 /// idle timeout (and by how long), and those stuck past the stall timeout.
 struct Overdue {
@@ -105,6 +113,18 @@ pub enum Hangup {
     NotReading,
     /// Its socket failed (the loop said so): nothing can be written.
     Failed,
+}
+
+impl Hangup {
+    /// Why, in the words of the trace.
+    pub fn why(self) -> &'static str {
+        match self {
+            Hangup::Goodbye => "the server hung up (its last reply written first)",
+            Hangup::Finished => "the client closed and has everything it was owed",
+            Hangup::NotReading => "the client is not reading",
+            Hangup::Failed => "its socket failed",
+        }
+    }
 }
 
 /// What the relay asks of the loop.
@@ -613,8 +633,17 @@ impl Relay {
             fd: p.fd,
             name: self.hub.name(id).map(|n| &**n),
         };
+        let (fd, size) = (p.fd, frame_size(&frame));
         self.reply.clear();
         let action = p.dialect.on_frame(frame, from, &mut self.reply);
+        crate::trace_line!(
+            "Client ({fd}): frame of {size} bytes: {}",
+            match &action {
+                Action::Request(request) => request.name(),
+                Action::Done(Then::Stay) => "answered by its dialect",
+                Action::Done(Then::HangUp) => "its dialect hangs up",
+            }
+        );
         self.sender = Some(id);
         if !self.reply.is_empty() {
             let reply = std::mem::take(&mut self.reply);
@@ -700,6 +729,9 @@ impl Relay {
             } else {
                 self.queue(recipient, bytes)
             };
+            if crate::trace::on() {
+                self.trace_queued(recipient, bytes.len());
+            }
             if over {
                 self.hold_if_backed_up(recipient);
             }
@@ -709,6 +741,16 @@ impl Relay {
         }
         if let Some(sender) = receipt {
             self.expect_receipt(sender, recipient, true);
+        }
+    }
+
+    fn trace_queued(&self, id: ConnId, n: usize) {
+        if let Some(p) = self.peer(id) {
+            let waiting = p.out.pending();
+            crate::trace_line!(
+                "Client ({}): {n} bytes queued for it, {waiting} now waiting",
+                p.fd
+            );
         }
     }
 

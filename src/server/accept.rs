@@ -186,6 +186,10 @@ impl Server {
             info!(target: LOG_TARGET, "Client ({fd}): Connection Accepted");
         }
         debug!(target: LOG_TARGET, "Client ({fd}): from {peer}");
+        crate::trace_line!(
+            "The {protocol} listener: accepted Client ({fd}), token {}, from {peer}",
+            token.0
+        );
         entry.insert(conn);
         *self.accepting.per_ip.entry(ip).or_default() += 1;
         self.accepting.arrivals.push_back((token, serial));
@@ -200,6 +204,28 @@ impl Server {
             *n -= 1;
             if *n == 0 {
                 self.accepting.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// At the connection limit we stop calling `accept` before it says
+    /// `WouldBlock`, and mio's poll(2) backend then stops watching the
+    /// listener: newcomers would never be noticed, and never make room.
+    /// Asking again once a sweep re-arms it there. On epoll it makes the
+    /// kernel look once more: a queue that is not empty reports itself,
+    /// at most once a sweep, which is what "someone waits" means.
+    pub(super) fn watch_listeners_again(&mut self) {
+        if !self.accepting.at_capacity {
+            return;
+        }
+        for (index, listener) in self.listeners.iter_mut().enumerate() {
+            let token = Token(super::FIRST_LISTENER - index);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut listener.socket, token, Interest::READABLE)
+            {
+                error!("cannot watch the {} listener again: {e}", listener.protocol);
             }
         }
     }

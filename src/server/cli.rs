@@ -68,6 +68,9 @@ options:
                        by its backlog) while reading nothing for this many
                        seconds (default {DEFAULT_STALL_TIMEOUT_SECS}; 0: never)
   --log-level <level>  off, error, warn, info (default), debug or trace
+  --trace              a status line for every step of every poll turn: events,
+                       reads, frames, queued bytes, writes, closes (at least
+                       info level); SIGUSR1 turns it on and off while running
   -h, --help           print this help
 
 Status lines go to stderr; `Server is on` goes to stdout once listening.",
@@ -115,6 +118,8 @@ pub struct ServerArgs {
     pub login_timeout: Option<Duration>,
     pub stall_timeout: Option<Duration>,
     pub log_level: LevelFilter,
+    /// `--trace`: trace every loop turn from the start.
+    pub trace: bool,
 }
 
 /// One `--listen <dialect>=[<host>]:<port>`.
@@ -164,6 +169,7 @@ where
     let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     let mut stall_timeout = Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS));
     let mut log_level = LevelFilter::Info;
+    let mut trace = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Err(CliError::Help),
@@ -187,12 +193,17 @@ where
                 stall_timeout = parse_timeout("--stall-timeout", parser.value()?)?
             }
             Long("log-level") => log_level = parse_level(parser.value()?)?,
+            Long("trace") => trace = true,
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
     if port.is_none() && listen.is_empty() {
         return Err(CliError::Usage);
+    }
+    if trace {
+        // Trace lines are info lines; asking for them means showing them.
+        log_level = log_level.max(LevelFilter::Info);
     }
     Ok(ServerArgs {
         address,
@@ -207,6 +218,7 @@ where
         login_timeout,
         stall_timeout,
         log_level,
+        trace,
     })
 }
 

@@ -34,7 +34,7 @@ use crate::limits::{
 use crate::relay::{ConnId, Effect, Hangup, Relay};
 use accept::Accepting;
 use connection::Connection;
-use log::{debug, info, trace};
+use log::{debug, error, info};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -153,15 +153,26 @@ impl Server {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENT_CAPACITY);
         loop {
-            match self.poll.poll(&mut events, self.poll_timeout()) {
+            let timeout = self.poll_timeout();
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal interrupted the wait: nothing happened, go round.
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {
+                    crate::trace_line!("poll was interrupted by a signal");
+                }
                 Err(e) => return Err(e),
             }
             self.turn += 1;
             self.relay.begin_turn(Instant::now());
-            trace!("Turn {}: {} events", self.turn, events.iter().count());
+            if crate::trace::on() {
+                let n = events.iter().count();
+                crate::trace_line!(
+                    "Turn {}: poll returned {n} event{} (timeout {})",
+                    self.turn,
+                    if n == 1 { "" } else { "s" },
+                    timeout.map_or("none".to_string(), |t| format!("{} ms", t.as_millis()))
+                );
+            }
             self.serve_backlog();
             for event in events.iter() {
                 self.on_event(event);
@@ -210,6 +221,9 @@ impl Server {
     /// a connection closed earlier in this batch: check, then act.
     fn on_event(&mut self, event: &mio::event::Event) {
         let token = event.token();
+        if crate::trace::on() {
+            self.trace_event(event);
+        }
         if token == SIGNALS {
             return self.on_signal();
         }
@@ -228,8 +242,32 @@ impl Server {
             self.mark_dirty(token);
         }
         if event.is_readable() || event.is_read_closed() {
-            self.serve(token, event.is_read_closed());
+            self.serve(token);
         }
+    }
+
+    fn trace_event(&self, event: &mio::event::Event) {
+        let token = event.token();
+        let what = if token == SIGNALS {
+            "the signal pipe".to_string()
+        } else if token.0 > FIRST_LISTENER - self.listeners.len() {
+            let listener = &self.listeners[FIRST_LISTENER - token.0];
+            format!("the {} listener", listener.protocol)
+        } else {
+            let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
+            format!("Client ({fd}), token {}", token.0)
+        };
+        let flags: Vec<&str> = [
+            (event.is_readable(), "readable"),
+            (event.is_writable(), "writable"),
+            (event.is_read_closed(), "read closed"),
+            (event.is_write_closed(), "write closed"),
+            (event.is_error(), "error"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        crate::trace_line!("  event: {what}: {}", flags.join(", "));
     }
 
     fn on_socket_error(&mut self, token: Token) {
@@ -282,14 +320,13 @@ impl Server {
             conn.in_backlog = false;
             conn.served_turn = turn;
             if self.relay.resume(ConnId(token.0)) {
-                // No event told us how much is there: read until it says.
-                self.read(token, true);
+                self.read(token);
             }
         }
     }
 
     /// A readiness event for `token`: read it, at most once a turn.
-    fn serve(&mut self, token: Token, hup: bool) {
+    fn serve(&mut self, token: Token) {
         let turn = self.turn;
         let Some(conn) = self.open(token) else {
             return;
@@ -299,7 +336,7 @@ impl Server {
             return self.schedule(token);
         }
         conn.served_turn = turn;
-        self.read(token, hup);
+        self.read(token);
     }
 
     /// Reads what `token` has sent, until the socket is empty, the
@@ -310,13 +347,14 @@ impl Server {
     /// the tail of a frame that has not fully arrived. An idle connection
     /// therefore holds no input memory at all.
     ///
-    /// "Read until `WouldBlock`" costs a last `read` that returns nothing.
-    /// A read that did not fill the buffer has already emptied the socket,
-    /// and anything arriving after it raises a new edge, so we stop there
-    /// (nginx does the same). Not so when the peer has closed: its
-    /// end-of-file raised its edge already and must be read; nor when no
-    /// event told us what is there (`until_would_block`).
-    fn read(&mut self, token: Token, until_would_block: bool) {
+    /// "Empty" means a read said `WouldBlock`, even after a read that did
+    /// not fill the buffer. That last read is the price of mio's contract:
+    /// on epoll a short read would do (new data raises a new edge), but
+    /// mio's poll(2) backend watches the socket again only once a read has
+    /// returned `WouldBlock`. Stopping early there leaves a client unheard
+    /// for ever. A connection stopped for any other reason is read again
+    /// from the backlog, until `WouldBlock`, when its reason is gone.
+    fn read(&mut self, token: Token) {
         if self.shutdown_deadline.is_some() {
             return;
         }
@@ -330,12 +368,12 @@ impl Server {
             if !self.relay.may_read(id) {
                 // Frames wait to be handled, or the peer has said all it
                 // will: leave its input in the kernel until then.
-                break "waiting";
+                break "paused (frames wait, or it has said all it will)";
             }
             if budget == 0 {
                 // Fairness: come back next turn (the poll will not wait).
                 self.schedule(token);
-                break "budget";
+                break "budget for this turn spent";
             }
             let want = buf.len().min(budget);
             match conn.socket.read(&mut buf[..want]) {
@@ -344,14 +382,12 @@ impl Server {
                     break "end of input";
                 }
                 Ok(n) => {
+                    crate::trace_line!("Client ({}): read() gave {n} bytes", conn.fd);
                     budget -= n;
                     self.relay.input(id, &mut buf[..n]);
-                    if n < want && !until_would_block {
-                        break "short read";
-                    }
                 }
                 // The socket is empty: the OS will tell us when there is more.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break "would block",
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break "WouldBlock",
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     info!("Client ({}): read failed: {e}", conn.fd);
@@ -360,11 +396,11 @@ impl Server {
                 }
             }
         };
-        let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
-        trace!(
-            "Client ({fd}): read {} bytes, stopped: {stopped}",
-            READ_BUDGET - budget
-        );
+        if crate::trace::on() {
+            let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
+            let n = READ_BUDGET - budget;
+            crate::trace_line!("Client ({fd}): read {n} bytes in all, stopped: {stopped}");
+        }
         self.read_buf = buf;
     }
 
@@ -388,8 +424,8 @@ impl Server {
             self.flush_dirty();
             self.close_marked();
         }
-        trace!(
-            "Turn {}: {} bytes of work",
+        crate::trace_line!(
+            "Turn {} done: {} bytes of work",
             self.turn,
             self.relay.work_this_turn()
         );
@@ -444,8 +480,27 @@ impl Server {
                     info!("Client ({}): write failed: wrote nothing", conn.fd);
                     return self.relay.failed(id);
                 }
-                Ok(n) => self.relay.wrote(id, n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.relay.wrote(id, 0),
+                Ok(n) => {
+                    let left = out.len() - n;
+                    crate::trace_line!(
+                        "Client ({}): wrote {n} bytes, {}",
+                        conn.fd,
+                        if left == 0 {
+                            "all of it".to_string()
+                        } else {
+                            format!("{left} left")
+                        }
+                    );
+                    self.relay.wrote(id, n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    crate::trace_line!(
+                        "Client ({}): socket full, {} bytes wait",
+                        conn.fd,
+                        out.len()
+                    );
+                    return self.relay.wrote(id, 0);
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     info!("Client ({}): write failed: {e}", conn.fd);
@@ -471,6 +526,9 @@ impl Server {
             if let Err(e) = self.poll.registry().deregister(&mut conn.socket) {
                 debug!("deregister fd {}: {e}", conn.fd);
             }
+            if let Some(how) = conn.closing {
+                crate::trace_line!("Client ({}): closed: {}", conn.fd, how.why());
+            }
             info!("Client ({}): Disconnecting User.", conn.fd);
             self.forget_address(conn.peer);
             self.relay.closed(id);
@@ -487,6 +545,7 @@ impl Server {
         self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
         self.relay.tick();
         self.forget_stale_arrivals();
+        self.watch_listeners_again();
         // After a burst (a LIST attack, a flood) the allocator keeps the
         // freed memory for reuse; hand it back to the system once the
         // total has fallen far below its peak, so the resident size comes
@@ -507,9 +566,26 @@ impl Server {
         let mut stop = None;
         for signal in self.signals.pending() {
             match signal {
-                SIGUSR1 | SIGUSR2 => info!("Received signal {signal}: nothing to do; ignored"),
+                SIGUSR1 => {
+                    let on = crate::trace::toggle();
+                    info!(
+                        "Received signal {signal}: trace {}",
+                        if on { "on" } else { "off" }
+                    );
+                }
+                SIGUSR2 => info!("Received signal {signal}: nothing to do; ignored"),
                 _ => stop = stop.or(Some(signal)),
             }
+        }
+        // signal-hook drains its pipe itself, not through mio, so mio's
+        // poll(2) backend never sees the `WouldBlock` it waits for before
+        // it watches the pipe again: say so (on epoll this changes nothing).
+        if let Err(e) =
+            self.poll
+                .registry()
+                .reregister(&mut self.signals, SIGNALS, Interest::READABLE)
+        {
+            error!("cannot watch for signals again: {e}");
         }
         if let (Some(signal), None) = (stop, self.shutdown_deadline) {
             info!(
