@@ -194,9 +194,25 @@ struct Session {
     poll: Poll,
     signals: Signals,
     stdin: Stdin,
+    /// Stdin may have more to read now: it said so, or it is a file.
+    stdin_ready: bool,
     typed: Vec<u8>,
     typed_lines: LineFramer,
     input_ended: bool,
+    /// One read buffer for stdin and the socket.
+    chunk: Vec<u8>,
+}
+
+/// One connection, and what is on its way in and out.
+struct Link {
+    socket: TcpStream,
+    /// Server bytes the front end has not used yet (an incomplete message).
+    from_server: Vec<u8>,
+    to_server: Vec<u8>,
+    /// Our side is shut down: the server has been told we are done.
+    sent_eof: bool,
+    /// The server hung up, or the socket failed.
+    closed: bool,
 }
 
 impl Session {
@@ -210,9 +226,11 @@ impl Session {
             poll,
             signals,
             stdin,
+            stdin_ready: true,
             typed: Vec::new(),
             typed_lines: LineFramer::new(MAX_TYPED_LINE),
             input_ended: false,
+            chunk: vec![0u8; 16 * 1024],
         })
     }
 
@@ -250,130 +268,191 @@ impl Session {
     ) -> io::Result<Ending> {
         socket.set_nonblocking(true)?;
         let _ = socket.set_nodelay(true);
-        let mut socket = TcpStream::from_std(socket);
+        let mut link = Link {
+            socket: TcpStream::from_std(socket),
+            from_server: Vec::new(),
+            to_server: Vec::new(),
+            sent_eof: false,
+            closed: false,
+        };
         self.poll.registry().register(
-            &mut socket,
+            &mut link.socket,
             SOCKET,
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        let ending = self.converse(&mut socket, front, screen);
-        let _ = self.poll.registry().deregister(&mut socket);
+        let ending = self.converse(&mut link, front, screen);
+        let _ = self.poll.registry().deregister(&mut link.socket);
         ending
     }
 
+    /// Turns until the connection ends: stdin in, output out, then a
+    /// wait for the socket, stdin or a signal.
     fn converse(
         &mut self,
-        socket: &mut TcpStream,
+        link: &mut Link,
         front: &mut dyn FrontEnd,
         screen: &mut Screen,
     ) -> io::Result<Ending> {
         let mut events = Events::with_capacity(16);
-        let mut from_server = Vec::new();
-        let mut to_server = Vec::new();
-        let mut chunk = vec![0u8; 16 * 1024];
-        let mut sent_eof = false;
-        front.on_connect(&mut to_server, screen);
+        front.on_connect(&mut link.to_server, screen);
         // Lines typed before this connection existed are handled now.
-        self.take_typed(front, &mut to_server, screen);
-        let mut read_stdin = true;
+        self.take_typed(front, &mut link.to_server, screen);
+        self.stdin_ready = true;
         loop {
-            let mut server_closed = false;
-            if read_stdin {
-                // A polled stdin is read until it is empty; a file one
-                // chunk a turn, so the socket gets its turns too.
-                loop {
-                    let n = self.stdin.read(&mut chunk)?;
-                    self.typed.extend_from_slice(&chunk[..n]);
-                    self.take_typed(front, &mut to_server, screen);
-                    if n == 0 || self.stdin.wants_turn() {
-                        break;
-                    }
+            if !link.closed {
+                self.read_stdin(front, &mut link.to_server, screen)?;
+                if let Some(ending) = self.check_input_end(front, link, screen) {
+                    return Ok(ending);
                 }
+                self.send(front, link, screen);
             }
-            if self.stdin.is_eof() && !self.input_ended {
-                self.input_ended = true;
-                match front.on_input_end(&mut to_server, screen) {
-                    Next::Continue => {}
-                    Next::Reconnect => return Ok(Ending::Reconnect),
-                    Next::Exit(status) => {
-                        write_pending(socket, &mut to_server);
-                        return Ok(Ending::Exit(status));
-                    }
-                }
+            if let Some(ending) = self.settle(front, link, screen)? {
+                return Ok(ending);
             }
-            let busy = front.on_turn(&mut to_server, screen);
-            server_closed |= write_pending(socket, &mut to_server);
-            if self.input_ended && to_server.is_empty() && !busy && !sent_eof && !server_closed {
-                // Nothing more to say: tell the server (it still answers
-                // everything it was sent), and keep printing what it says
-                // until it hangs up.
-                let _ = socket.shutdown(Shutdown::Write);
-                sent_eof = true;
+            if let Some(ending) = self.wait(&mut events, front, link, screen)? {
+                return Ok(ending);
             }
-            if let Err(e) = screen.flush() {
-                // Whoever reads our output has gone: nothing left to do.
-                return if e.kind() == ErrorKind::BrokenPipe {
-                    Ok(Ending::Exit(1))
-                } else {
-                    Err(e)
-                };
-            }
-            match front.next() {
-                Next::Continue => {}
-                Next::Reconnect => return Ok(Ending::Reconnect),
-                Next::Exit(status) => {
-                    write_pending(socket, &mut to_server);
-                    return Ok(Ending::Exit(status));
-                }
-            }
-            if server_closed {
-                return Ok(Ending::ServerClosed);
-            }
+        }
+    }
 
-            let timeout = self.stdin.wants_turn().then_some(Duration::ZERO);
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+    /// Reads what stdin has and hands its lines to the front end. A polled
+    /// stdin is read until it is empty; a file one chunk a turn, so the
+    /// socket gets its turns too.
+    fn read_stdin(
+        &mut self,
+        front: &mut dyn FrontEnd,
+        to_server: &mut Vec<u8>,
+        screen: &mut Screen,
+    ) -> io::Result<()> {
+        if !self.stdin_ready {
+            return Ok(());
+        }
+        loop {
+            let n = self.stdin.read(&mut self.chunk)?;
+            self.typed.extend_from_slice(&self.chunk[..n]);
+            self.take_typed(front, to_server, screen);
+            if n == 0 || self.stdin.wants_turn() {
+                return Ok(());
             }
-            read_stdin = self.stdin.wants_turn();
-            for event in events.iter() {
-                match event.token() {
-                    SOCKET => loop {
-                        match socket.read(&mut chunk) {
-                            Ok(0) => {
-                                server_closed = true;
-                                break;
-                            }
-                            Ok(n) => {
-                                from_server.extend_from_slice(&chunk[..n]);
-                                let used = front.on_server(&from_server, screen);
-                                from_server.drain(..used);
-                            }
-                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                            Err(_) => {
-                                server_closed = true;
-                                break;
-                            }
-                        }
-                    },
-                    STDIN => read_stdin = true,
-                    SIGNALS if self.signals.pending().next().is_some() => {
-                        screen.flush()?;
-                        return Ok(Ending::Exit(130));
-                    }
-                    _ => {}
+        }
+    }
+
+    /// Tells the front end, once, that stdin has ended.
+    fn check_input_end(
+        &mut self,
+        front: &mut dyn FrontEnd,
+        link: &mut Link,
+        screen: &mut Screen,
+    ) -> Option<Ending> {
+        if !self.stdin.is_eof() || self.input_ended {
+            return None;
+        }
+        self.input_ended = true;
+        match front.on_input_end(&mut link.to_server, screen) {
+            Next::Continue => None,
+            Next::Reconnect => Some(Ending::Reconnect),
+            Next::Exit(status) => {
+                write_pending(&mut link.socket, &mut link.to_server);
+                Some(Ending::Exit(status))
+            }
+        }
+    }
+
+    /// Writes what the front end queued; once input has ended and nothing
+    /// is left to send, half-closes.
+    fn send(&mut self, front: &mut dyn FrontEnd, link: &mut Link, screen: &mut Screen) {
+        let busy = front.on_turn(&mut link.to_server, screen);
+        link.closed |= write_pending(&mut link.socket, &mut link.to_server);
+        if self.input_ended && link.to_server.is_empty() && !busy && !link.sent_eof && !link.closed
+        {
+            // Nothing more to say: tell the server (it still answers
+            // everything it was sent), and keep printing what it says
+            // until it hangs up.
+            let _ = link.socket.shutdown(Shutdown::Write);
+            link.sent_eof = true;
+        }
+    }
+
+    /// Prints what the turn produced, then asks the front end whether to
+    /// go on; a connection the server closed ends here.
+    fn settle(
+        &mut self,
+        front: &mut dyn FrontEnd,
+        link: &mut Link,
+        screen: &mut Screen,
+    ) -> io::Result<Option<Ending>> {
+        if let Err(e) = screen.flush() {
+            // Whoever reads our output has gone: nothing left to do.
+            return if e.kind() == ErrorKind::BrokenPipe {
+                Ok(Some(Ending::Exit(1)))
+            } else {
+                Err(e)
+            };
+        }
+        Ok(match front.next() {
+            Next::Continue if link.closed => Some(Ending::ServerClosed),
+            Next::Continue => None,
+            Next::Reconnect => Some(Ending::Reconnect),
+            Next::Exit(status) => {
+                write_pending(&mut link.socket, &mut link.to_server);
+                Some(Ending::Exit(status))
+            }
+        })
+    }
+
+    /// Waits for the socket, stdin or a signal, and reads the socket.
+    fn wait(
+        &mut self,
+        events: &mut Events,
+        front: &mut dyn FrontEnd,
+        link: &mut Link,
+        screen: &mut Screen,
+    ) -> io::Result<Option<Ending>> {
+        let timeout = self.stdin.wants_turn().then_some(Duration::ZERO);
+        match self.poll.poll(events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        self.stdin_ready = self.stdin.wants_turn();
+        let mut readable = false;
+        for event in events.iter() {
+            match event.token() {
+                SOCKET => readable = true,
+                STDIN => self.stdin_ready = true,
+                SIGNALS if self.signals.pending().next().is_some() => {
+                    screen.flush()?;
+                    return Ok(Some(Ending::Exit(130)));
                 }
+                _ => {}
             }
-            if server_closed {
-                // What the server said last is printed before we go.
-                screen.flush()?;
-                return Ok(match front.next() {
-                    Next::Continue => Ending::ServerClosed,
-                    Next::Reconnect => Ending::Reconnect,
-                    Next::Exit(status) => Ending::Exit(status),
-                });
+        }
+        if readable {
+            self.read_server(front, link, screen);
+        }
+        Ok(None)
+    }
+
+    /// Reads the socket until it is empty (readiness is edge-triggered),
+    /// giving the front end every byte as it comes.
+    fn read_server(&mut self, front: &mut dyn FrontEnd, link: &mut Link, screen: &mut Screen) {
+        loop {
+            match link.socket.read(&mut self.chunk) {
+                Ok(0) => {
+                    link.closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    link.from_server.extend_from_slice(&self.chunk[..n]);
+                    let used = front.on_server(&link.from_server, screen);
+                    link.from_server.drain(..used);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    link.closed = true;
+                    break;
+                }
             }
         }
     }
