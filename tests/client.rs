@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -188,4 +189,45 @@ fn the_shared_stdin_is_never_made_non_blocking() {
     let out = finish(child);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(flags() & libc::O_NONBLOCK, 0);
+}
+
+/// A server as students write and grade it with telnet (one public UNT
+/// `prog3svr.c`): it takes the last two bytes of every line for telnet's
+/// CR LF and cuts them off. Sent LF alone, `JOIN alice` would register
+/// `alic` and `QUIT` would be an unknown `QUI`.
+#[test]
+fn lines_end_in_cr_lf_as_telnet_sends_them() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut out = conn.try_clone().unwrap();
+        let mut received = Vec::new();
+        for line in BufReader::new(conn).split(b'\n') {
+            let line = line.expect("read from the client");
+            // `split` took the LF; the student's code cuts one more byte.
+            let text = String::from_utf8_lossy(&line[..line.len().saturating_sub(1)]).into_owned();
+            received.push(String::from_utf8_lossy(&line).into_owned());
+            match text.split_once(' ') {
+                Some(("JOIN", name)) => {
+                    write!(out, "JOIN {name} Request Accepted\r\n").unwrap();
+                }
+                _ if text == "QUIT" => break,
+                _ => out.write_all(b"Unknown Message\r\n").unwrap(),
+            }
+        }
+        received
+    });
+    // A typed CR LF, and a last line with no end at all: both go out
+    // ended in CR LF.
+    let out = run_with_stdin(port, b"JOIN alice\r\nQUIT");
+    assert_eq!(
+        stdout_lines(&out),
+        [
+            "JOIN alice Request Accepted",
+            &format!("Server at 127.0.0.1:{port} has disconnected")
+        ]
+    );
+    assert_eq!(server.join().unwrap(), ["JOIN alice\r", "QUIT\r"]);
 }

@@ -1,5 +1,6 @@
-//! The `mesg` front end: what you type is sent as is, a line at a time;
-//! what the server says is printed a line at a time.
+//! The `mesg` front end: what you type is sent as is, a line at a time,
+//! ended in CR LF as telnet ends it; what the server says is printed a line
+//! at a time.
 
 use super::{FrontEnd, Screen};
 use crate::framing::line::LineFramer;
@@ -28,8 +29,10 @@ impl Default for Mesg {
 
 impl FrontEnd for Mesg {
     fn on_typed(&mut self, line: &[u8], to_server: &mut Vec<u8>, _screen: &mut Screen) {
+        // Telnet's line end (RFC 854). Servers written and graded with
+        // telnet often cut two bytes off every line; LF alone loses a letter.
         to_server.extend_from_slice(line);
-        to_server.push(b'\n');
+        to_server.extend_from_slice(b"\r\n");
     }
 
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize {
