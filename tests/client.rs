@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Output, Stdio};
@@ -230,4 +230,66 @@ fn lines_end_in_cr_lf_as_telnet_sends_them() {
         ]
     );
     assert_eq!(server.join().unwrap(), ["JOIN alice\r", "QUIT\r"]);
+}
+
+/// A server as a whole course writes it (Sacramento State CSC138, UNT):
+/// each `recv` is one command, and a command counts only if it ends in
+/// telnet's CR LF. MESG and BCST get no reply; QUIT closes. Returns its
+/// port and, once it closes, every `recv` it made.
+fn one_recv_per_command_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = conn.read(&mut buf) {
+            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            received.push(got.clone());
+            let reply = match got.strip_suffix("\r\n") {
+                Some("QUIT") => break,
+                Some(cmd) if cmd.starts_with("MESG ") || cmd.starts_with("BCST ") => continue,
+                Some("JOIN ann") => "JOIN ann Request Accepted\r\n".to_string(),
+                Some("LIST") => format!("USERNAME\tFD\r\n{RULE}\r\nann\t4\r\n{RULE}\r\n"),
+                Some("PING") => "PONG\r\n".to_string(),
+                _ => "Unknown Message\r\n".to_string(),
+            };
+            conn.write_all(reply.as_bytes()).unwrap();
+        }
+        received
+    });
+    (port, server)
+}
+
+#[test]
+fn piped_commands_go_out_one_per_write_each_after_its_reply() {
+    let (port, server) = one_recv_per_command_server();
+    // The README's kind of script, all in the pipe at once. MESG and BCST
+    // are never answered: PING after them still gets its own write.
+    let out = run_with_stdin(port, b"JOIN ann\nLIST\nMESG bob hi\nBCST all\nPING\nQUIT\n");
+    assert_eq!(
+        server.join().unwrap(),
+        [
+            "JOIN ann\r\n",
+            "LIST\r\n",
+            "MESG bob hi\r\n",
+            "BCST all\r\n",
+            "PING\r\n",
+            "QUIT\r\n"
+        ]
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout_lines(&out),
+        [
+            "JOIN ann Request Accepted",
+            "USERNAME\tFD",
+            RULE,
+            "ann\t4",
+            RULE,
+            "PONG",
+            &format!("Server at 127.0.0.1:{port} has disconnected")
+        ]
+    );
 }

@@ -302,6 +302,20 @@ impl FrontEnd for Hello {
         bytes.len()
     }
 
+    /// A server that takes one `recv` for one message gets one; every
+    /// request has an answer, so against any server this costs a round
+    /// trip per line of a script, no more.
+    fn paced(&self) -> bool {
+        true
+    }
+
+    /// While a login is answered, or before the reconnect after a refused
+    /// one, the next line waits with the loop (not here, where it would go
+    /// out together with the lines after it).
+    fn holding(&self) -> bool {
+        !self.held.is_empty() || matches!(self.state, State::LoggingIn(_)) || self.next.is_some()
+    }
+
     fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
         self.release(to_server, screen);
         self.busy()

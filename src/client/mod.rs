@@ -21,7 +21,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use stdin::Stdin;
 
 const SOCKET: Token = Token(0);
@@ -33,6 +33,11 @@ const SIGNALS: Token = Token(2);
 /// carries up to 65535 bytes of text after its name), so that the front
 /// end, not this limit, says what is too long.
 const MAX_TYPED_LINE: usize = 256 * 1024;
+
+/// Piped input: how long a request waits for a reply before the next one
+/// goes anyway. `mesg` never answers MESG or BCST, so this is what paces
+/// them; a student server reads the next command well within it.
+const PACE: Duration = Duration::from_millis(500);
 
 /// What the front end wants printed, written to stdout once per turn.
 #[derive(Debug, Default)]
@@ -106,6 +111,19 @@ pub trait FrontEnd {
     /// the loop does not half-close the connection after input ends.
     fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
         let _ = (to_server, screen);
+        false
+    }
+
+    /// Whether typed lines from a pipe or a file go out one request per
+    /// write, each after the reply to the one before (see [`Pace`]), as a
+    /// person typing would send them.
+    fn paced(&self) -> bool {
+        false
+    }
+
+    /// Paced input only: true while the front end cannot take the next line
+    /// yet (a login not answered); the loop keeps it meanwhile.
+    fn holding(&self) -> bool {
         false
     }
 
@@ -194,10 +212,15 @@ struct Session {
     poll: Poll,
     signals: Signals,
     stdin: Stdin,
-    /// Stdin may have more to read now: it said so, or it is a file.
+    /// Stdin may have more to read: the poll said so, and it has not been
+    /// read empty since (a file is read in turn; see `Stdin::wants_turn`).
     stdin_ready: bool,
+    /// Stdin is a pipe or a file: a front end that asks for it is paced.
+    piped: bool,
+    /// Read from stdin, not yet handed to the front end as lines.
     typed: Vec<u8>,
     typed_lines: LineFramer,
+    /// Stdin has ended and every line of it was handed over.
     input_ended: bool,
     /// One read buffer for stdin and the socket.
     chunk: Vec<u8>,
@@ -213,6 +236,22 @@ struct Link {
     sent_eof: bool,
     /// The server hung up, or the socket failed.
     closed: bool,
+    pace: Pace,
+}
+
+/// Piped input goes out one request per write, as typing sends it: many
+/// student servers take one `recv` for one command, and two commands in one
+/// segment are one garbled command to them. The next request waits until
+/// the server has sent something (a reply) after this one was written, or
+/// [`PACE`] without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// The next request may go.
+    Open,
+    /// A request is queued or being written.
+    Writing,
+    /// Written; waiting for a reply until then.
+    Waiting(Instant),
 }
 
 impl Session {
@@ -225,6 +264,7 @@ impl Session {
         Ok(Session {
             poll,
             signals,
+            piped: !stdin.is_terminal(),
             stdin,
             stdin_ready: true,
             typed: Vec::new(),
@@ -234,30 +274,37 @@ impl Session {
         })
     }
 
-    /// Hands every complete typed line to the front end.
-    fn take_typed(
-        &mut self,
-        front: &mut dyn FrontEnd,
-        to_server: &mut Vec<u8>,
-        screen: &mut Screen,
-    ) {
+    /// Hands the complete typed lines to the front end: all of them, or,
+    /// paced, one request at a time. At the end of input a last line with
+    /// no line end counts too.
+    fn take_typed(&mut self, front: &mut dyn FrontEnd, link: &mut Link, screen: &mut Screen) {
+        let paced = self.piped && front.paced();
         let mut pos = 0;
-        loop {
+        while !paced || (link.pace == Pace::Open && link.to_server.is_empty() && !front.holding()) {
             let (used, frame) = self.typed_lines.next_frame(&self.typed[pos..]);
             pos += used;
-            match frame {
-                Some(Frame::Data(line)) => front.on_typed(line, to_server, screen),
-                Some(Frame::TooLong) => eprintln!("pollchat-client: line too long, not sent"),
+            let line = match frame {
+                Some(Frame::Data(line)) => line,
+                Some(Frame::TooLong) => {
+                    eprintln!("pollchat-client: line too long, not sent");
+                    continue;
+                }
+                None if self.stdin.is_eof() => {
+                    let last = self.typed_lines.finish(&self.typed[pos..]);
+                    if let Some(Frame::Data(line)) = last {
+                        front.on_typed(line, &mut link.to_server, screen);
+                    }
+                    pos = self.typed.len();
+                    break;
+                }
                 None => break,
+            };
+            front.on_typed(line, &mut link.to_server, screen);
+            if paced && !link.to_server.is_empty() {
+                link.pace = Pace::Writing;
             }
         }
         self.typed.drain(..pos);
-        if self.stdin.is_eof() {
-            if let Some(Frame::Data(line)) = self.typed_lines.finish(&self.typed) {
-                front.on_typed(line, to_server, screen);
-            }
-            self.typed.clear();
-        }
     }
 
     fn run_connected(
@@ -274,6 +321,7 @@ impl Session {
             to_server: Vec::new(),
             sent_eof: false,
             closed: false,
+            pace: Pace::Open,
         };
         self.poll.registry().register(
             &mut link.socket,
@@ -295,12 +343,10 @@ impl Session {
     ) -> io::Result<Ending> {
         let mut events = Events::with_capacity(16);
         front.on_connect(&mut link.to_server, screen);
-        // Lines typed before this connection existed are handled now.
-        self.take_typed(front, &mut link.to_server, screen);
         self.stdin_ready = true;
         loop {
             if !link.closed {
-                self.read_stdin(front, &mut link.to_server, screen)?;
+                self.read_stdin(front, link, screen)?;
                 if let Some(ending) = self.check_input_end(front, link, screen) {
                     return Ok(ending);
                 }
@@ -315,26 +361,38 @@ impl Session {
         }
     }
 
-    /// Reads what stdin has and hands its lines to the front end. A polled
-    /// stdin is read until it is empty; a file one chunk a turn, so the
-    /// socket gets its turns too.
+    /// Hands over the lines read before (typed before this connection, or
+    /// held back by pacing), then reads what stdin has. A polled stdin is
+    /// read until it is empty, a file one chunk a turn so the socket gets
+    /// its turns too; neither beyond what pacing lets out.
     fn read_stdin(
         &mut self,
         front: &mut dyn FrontEnd,
-        to_server: &mut Vec<u8>,
+        link: &mut Link,
         screen: &mut Screen,
     ) -> io::Result<()> {
-        if !self.stdin_ready {
-            return Ok(());
-        }
-        loop {
+        self.take_typed(front, link, screen);
+        while self.stdin_wanted() {
             let n = self.stdin.read(&mut self.chunk)?;
             self.typed.extend_from_slice(&self.chunk[..n]);
-            self.take_typed(front, to_server, screen);
+            self.take_typed(front, link, screen);
+            if n == 0 {
+                // Empty for now: the poll says when there is more.
+                self.stdin_ready = false;
+            }
             if n == 0 || self.stdin.wants_turn() {
-                return Ok(());
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Whether to read stdin now: it may have more, and what was read
+    /// before is not piling up (paced, a script is sent slower than read).
+    fn stdin_wanted(&self) -> bool {
+        (self.stdin_ready || self.stdin.wants_turn())
+            && !self.stdin.is_eof()
+            && self.typed.len() <= MAX_TYPED_LINE
     }
 
     /// Tells the front end, once, that stdin has ended.
@@ -344,7 +402,7 @@ impl Session {
         link: &mut Link,
         screen: &mut Screen,
     ) -> Option<Ending> {
-        if !self.stdin.is_eof() || self.input_ended {
+        if !self.stdin.is_eof() || !self.typed.is_empty() || self.input_ended {
             return None;
         }
         self.input_ended = true;
@@ -362,10 +420,17 @@ impl Session {
     /// is left to send, half-closes.
     fn send(&mut self, front: &mut dyn FrontEnd, link: &mut Link, screen: &mut Screen) {
         let busy = front.on_turn(&mut link.to_server, screen);
+        if self.piped && front.paced() && !link.to_server.is_empty() {
+            link.pace = Pace::Writing;
+        }
         link.closed |= write_pending(&mut link.socket, &mut link.to_server);
-        if self.input_ended && link.to_server.is_empty() && !busy && !link.sent_eof && !link.closed
-        {
-            // Nothing more to say: tell the server (it still answers
+        if link.pace == Pace::Writing && link.to_server.is_empty() {
+            link.pace = Pace::Waiting(Instant::now() + PACE);
+        }
+        let done = link.to_server.is_empty() && !busy && link.pace == Pace::Open;
+        if self.input_ended && done && !link.sent_eof && !link.closed {
+            // Nothing more to say (paced, the last request has had its
+            // reply or its time): tell the server (it still answers
             // everything it was sent), and keep printing what it says
             // until it hangs up.
             let _ = link.socket.shutdown(Shutdown::Write);
@@ -408,13 +473,22 @@ impl Session {
         link: &mut Link,
         screen: &mut Screen,
     ) -> io::Result<Option<Ending>> {
-        let timeout = self.stdin.wants_turn().then_some(Duration::ZERO);
+        let timeout = if self.stdin_wanted() {
+            Some(Duration::ZERO)
+        } else {
+            match link.pace {
+                Pace::Waiting(until) => Some(until.saturating_duration_since(Instant::now())),
+                _ => None,
+            }
+        };
         match self.poll.poll(events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(None),
             Err(e) => return Err(e),
         }
-        self.stdin_ready = self.stdin.wants_turn();
+        if matches!(link.pace, Pace::Waiting(until) if Instant::now() >= until) {
+            link.pace = Pace::Open;
+        }
         let mut readable = false;
         for event in events.iter() {
             match event.token() {
@@ -443,6 +517,10 @@ impl Session {
                     break;
                 }
                 Ok(n) => {
+                    if let Pace::Waiting(_) = link.pace {
+                        // The reply: the next request may go.
+                        link.pace = Pace::Open;
+                    }
                     link.from_server.extend_from_slice(&self.chunk[..n]);
                     let used = front.on_server(&link.from_server, screen);
                     link.from_server.drain(..used);
