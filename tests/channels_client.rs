@@ -280,3 +280,25 @@ fn the_client_speaks_whole_frames_both_ways() {
     );
     assert!(status.success());
 }
+
+/// A server that never closes, not even after the client's half-close:
+/// once input has ended, the client leaves when the server has been quiet
+/// a few seconds, with no disconnect line (nobody disconnected).
+#[test]
+fn after_input_ends_a_server_that_never_closes_is_left_once_quiet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = ChatClient::start("Panda", listener.local_addr().unwrap());
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert_eq!(read_frame(&mut peer), padded(b"Panda"));
+    peer.write_all(&padded(b"welcome")).unwrap();
+    let out = format!("[Me] {WIPE}welcome\n[Me] ");
+    client.expect_output(&out);
+    drop(client.stdin.take());
+    // The client's half-close; the server stays.
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).unwrap();
+    let status = client.finish_open(&out, &format!(" {WIPE}welcome\n "));
+    assert!(status.success());
+    drop(peer);
+}

@@ -293,3 +293,37 @@ fn piped_commands_go_out_one_per_write_each_after_its_reply() {
         ]
     );
 }
+
+/// A server that answers late and never closes, not even when the client
+/// has shut its side down (many student servers ignore a half-close).
+/// It keeps the connection open until `hold` is dropped; returns its port.
+fn never_closing_server(hold: mpsc::Receiver<()>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut out = conn.try_clone().unwrap();
+        let mut lines = BufReader::new(conn).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "JOIN ann");
+        // A slow server, not synchronisation: the reply comes after the
+        // client's input has ended, and must still be printed.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        out.write_all(b"JOIN ann Request Accepted\r\n").unwrap();
+        // The client's half-close, then nothing: the socket stays open.
+        assert!(lines.next().is_none());
+        let _ = hold.recv();
+    });
+    port
+}
+
+#[test]
+fn after_input_ends_a_server_that_never_closes_is_left_once_quiet() {
+    let (hold, held) = mpsc::channel();
+    let port = never_closing_server(held);
+    let out = run_with_stdin(port, b"JOIN ann\n");
+    drop(hold);
+    assert_eq!(out.status.code(), Some(0));
+    // No disconnect line: the server did not disconnect.
+    assert_eq!(stdout_lines(&out), ["JOIN ann Request Accepted"]);
+}

@@ -357,3 +357,22 @@ fn a_piped_script_goes_out_one_request_per_write() {
 fn after_a_slow_login_still_one_request_per_write() {
     run_script_one_request_per_write(Duration::from_millis(800));
 }
+
+/// A request the server never answers, on a connection it never closes:
+/// once input has ended, the client gives up when the server has been
+/// quiet a few seconds, instead of waiting for ever.
+#[test]
+fn after_input_ends_an_unanswered_request_is_given_up_once_the_server_is_quiet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::start(listener.local_addr().unwrap());
+    let mut server = Scripted::accept(&listener);
+    chat.type_text("alice\n!who\n");
+    chat.close_stdin();
+    server.expect("HELLO-FROM alice");
+    server.send("HELLO alice\n");
+    chat.expect("Successfully logged in as alice!");
+    server.expect("LIST");
+    // No LIST-OK, ever, and the connection stays open.
+    chat.expect_exit(0);
+    drop(server);
+}

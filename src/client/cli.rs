@@ -14,7 +14,8 @@ usage: pollchat-client [mesg] <host> <port>
 
 An interactive chat client. Each line typed is sent to the server; each line
 the server sends is printed. When standard input ends the client stops
-sending and prints the rest of what the server says.
+sending and prints the rest of what the server says, until the server closes
+or has been quiet for 3 s.
 
 options:
   --address <host>   server host (or give it as <host>)

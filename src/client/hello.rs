@@ -12,7 +12,8 @@
 //!
 //! When input ends, the client exits once every request it sent has been
 //! answered: a hello server never hangs up on its own, and a half-close
-//! would make it hang up before a pending SEND-OK.
+//! would make it hang up before a pending SEND-OK. (A server that never
+//! answers is left by the loop once it has been quiet a few seconds.)
 
 use super::{FrontEnd, Next, Screen};
 use crate::dialect::hello as wire;

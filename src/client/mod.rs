@@ -39,6 +39,12 @@ const MAX_TYPED_LINE: usize = 256 * 1024;
 /// them; a student server reads the next command well within it.
 const PACE: Duration = Duration::from_millis(500);
 
+/// Once stdin has ended: how long the server may stay quiet before the
+/// client leaves without waiting for it to close. Many student servers
+/// never close on a half-close, and a hello or sendto client waiting for a
+/// reply that never comes must not hang the script it runs in.
+const LINGER: Duration = Duration::from_secs(3);
+
 /// What the front end wants printed, written to stdout once per turn.
 #[derive(Debug, Default)]
 pub struct Screen {
@@ -222,6 +228,8 @@ struct Session {
     typed_lines: LineFramer,
     /// Stdin has ended and every line of it was handed over.
     input_ended: bool,
+    /// When stdin ended (lines may still wait to be handed over).
+    eof_at: Option<Instant>,
     /// One read buffer for stdin and the socket.
     chunk: Vec<u8>,
 }
@@ -237,6 +245,8 @@ struct Link {
     /// The server hung up, or the socket failed.
     closed: bool,
     pace: Pace,
+    /// When a byte last went either way (or the connection opened).
+    last_traffic: Instant,
 }
 
 /// Piped input goes out one request per write, as typing sends it: many
@@ -270,6 +280,7 @@ impl Session {
             typed: Vec::new(),
             typed_lines: LineFramer::new(MAX_TYPED_LINE),
             input_ended: false,
+            eof_at: None,
             chunk: vec![0u8; 16 * 1024],
         })
     }
@@ -322,6 +333,7 @@ impl Session {
             sent_eof: false,
             closed: false,
             pace: Pace::Open,
+            last_traffic: Instant::now(),
         };
         self.poll.registry().register(
             &mut link.socket,
@@ -384,6 +396,9 @@ impl Session {
                 break;
             }
         }
+        if self.stdin.is_eof() {
+            self.eof_at.get_or_insert_with(Instant::now);
+        }
         Ok(())
     }
 
@@ -423,7 +438,11 @@ impl Session {
         if self.piped && front.paced() && !link.to_server.is_empty() {
             link.pace = Pace::Writing;
         }
+        let queued = link.to_server.len();
         link.closed |= write_pending(&mut link.socket, &mut link.to_server);
+        if link.to_server.len() < queued {
+            link.last_traffic = Instant::now();
+        }
         if link.pace == Pace::Writing && link.to_server.is_empty() {
             link.pace = Pace::Waiting(Instant::now() + PACE);
         }
@@ -476,18 +495,13 @@ impl Session {
         let timeout = if self.stdin_wanted() {
             Some(Duration::ZERO)
         } else {
-            match link.pace {
-                Pace::Waiting(until) => Some(until.saturating_duration_since(Instant::now())),
-                _ => None,
-            }
+            self.next_deadline(link)
+                .map(|due| due.saturating_duration_since(Instant::now()))
         };
         match self.poll.poll(events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(None),
             Err(e) => return Err(e),
-        }
-        if matches!(link.pace, Pace::Waiting(until) if Instant::now() >= until) {
-            link.pace = Pace::Open;
         }
         let mut readable = false;
         for event in events.iter() {
@@ -504,7 +518,36 @@ impl Session {
         if readable {
             self.read_server(front, link, screen);
         }
-        Ok(None)
+        Ok(self.on_deadlines(link))
+    }
+
+    /// The earliest moment something falls due with no event to say so.
+    fn next_deadline(&self, link: &Link) -> Option<Instant> {
+        let pace = match link.pace {
+            Pace::Waiting(until) => Some(until),
+            _ => None,
+        };
+        pace.into_iter().chain(self.linger_until(link)).min()
+    }
+
+    /// Once stdin has ended: when to leave if the server says nothing more
+    /// (counted from the end of input, the last byte sent or the last byte
+    /// heard, whichever came last).
+    fn linger_until(&self, link: &Link) -> Option<Instant> {
+        self.eof_at.map(|eof| eof.max(link.last_traffic) + LINGER)
+    }
+
+    /// Whatever has fallen due: the next paced request may go; after the
+    /// end of input, a server quiet for [`LINGER`] is left.
+    fn on_deadlines(&mut self, link: &mut Link) -> Option<Ending> {
+        let now = Instant::now();
+        if matches!(link.pace, Pace::Waiting(until) if now >= until) {
+            link.pace = Pace::Open;
+        }
+        if !link.closed && self.linger_until(link).is_some_and(|until| now >= until) {
+            return Some(Ending::Exit(0));
+        }
+        None
     }
 
     /// Reads the socket until it is empty (readiness is edge-triggered),
@@ -517,6 +560,7 @@ impl Session {
                     break;
                 }
                 Ok(n) => {
+                    link.last_traffic = Instant::now();
                     if let Pace::Waiting(_) = link.pace {
                         // The reply: the next request may go.
                         link.pace = Pace::Open;
