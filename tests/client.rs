@@ -327,3 +327,73 @@ fn after_input_ends_a_server_that_never_closes_is_left_once_quiet() {
     // No disconnect line: the server did not disconnect.
     assert_eq!(stdout_lines(&out), ["JOIN ann Request Accepted"]);
 }
+
+/// A server that prompts without a line end, as telnet-era servers do
+/// (`Enter name: `), reads the answer, and ends with a last line of no
+/// line end either before it closes (two public CSC138 servers do both).
+fn prompting_server(last: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        conn.write_all(b"Enter name: ").unwrap();
+        let mut name = String::new();
+        BufReader::new(conn.try_clone().unwrap())
+            .read_line(&mut name)
+            .unwrap();
+        assert_eq!(name, "ann\r\n");
+        conn.write_all(last).unwrap();
+    });
+    port
+}
+
+#[test]
+fn a_last_line_without_a_line_end_is_printed_when_the_server_closes() {
+    let port = prompting_server(b"Hello ann, bye");
+    let out = run_with_stdin(port, b"ann\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("Enter name: Hello ann, bye\nServer at 127.0.0.1:{port} has disconnected\n")
+    );
+}
+
+#[test]
+fn a_prompt_without_a_line_end_shows_at_once_and_its_line_only_once() {
+    let port = prompting_server(b"welcome!\r\n");
+    let mut child = client(port)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+            if tx.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // The prompt must be on the screen before anyone can answer it.
+    let mut seen = Vec::new();
+    while seen != b"Enter name: " {
+        assert!(seen.len() < 12, "{:?}", String::from_utf8_lossy(&seen));
+        seen.extend(rx.recv_timeout(TIMEOUT).expect("the prompt, shown"));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"ann\n").unwrap();
+    drop(stdin);
+    // The rest of the prompt's line comes after the answer: the line is
+    // on the screen once, prompt and rest.
+    while let Ok(more) = rx.recv_timeout(TIMEOUT) {
+        seen.extend(more);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        format!("Enter name: welcome!\nServer at 127.0.0.1:{port} has disconnected\n")
+    );
+    assert_eq!(finish(child).status.code(), Some(0));
+}

@@ -376,3 +376,26 @@ fn after_input_ends_an_unanswered_request_is_given_up_once_the_server_is_quiet()
     chat.expect_exit(0);
     drop(server);
 }
+
+/// A server that answers `IN-USE` with no LF and closes at once: it is
+/// still the answer, so the client says so and asks for the next name on
+/// a new connection.
+#[test]
+fn a_last_answer_without_its_lf_still_counts() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut chat = Chat::start(addr);
+    let mut first = Scripted::accept(&listener);
+    chat.type_line("bob");
+    first.expect("HELLO-FROM bob");
+    first.send("IN-USE");
+    drop(first);
+    chat.expect("Cannot log in as bob. That username is already in use.");
+    let mut second = Scripted::accept(&listener);
+    chat.type_line("alice");
+    second.expect("HELLO-FROM alice");
+    second.send("HELLO alice\n");
+    chat.expect("Successfully logged in as alice!");
+    chat.close_stdin();
+    chat.expect_exit(0);
+}

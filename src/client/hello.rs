@@ -317,6 +317,16 @@ impl FrontEnd for Hello {
         !self.held.is_empty() || matches!(self.state, State::LoggingIn(_)) || self.next.is_some()
     }
 
+    /// A last reply with no LF is still the reply: a server that answers
+    /// `IN-USE` and closes at once is asked again on a new connection.
+    fn on_server_end(&mut self, pending: &[u8], screen: &mut Screen) {
+        if !pending.is_empty() && self.next.is_none() {
+            let mut last = pending.to_vec();
+            last.push(b'\n');
+            self.on_server(&last, screen);
+        }
+    }
+
     fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
         self.release(to_server, screen);
         self.busy()
@@ -535,6 +545,25 @@ mod tests {
         assert_eq!(run.take_printed(), "");
         assert_eq!(run.server("DELIVERY bob hi\r\nSEND"), 17);
         assert_eq!(run.take_printed(), "From bob: hi\n");
+    }
+
+    #[test]
+    fn a_last_reply_without_its_lf_counts_when_the_server_closes() {
+        let mut run = Run::new();
+        run.take_printed();
+        run.typed("bob");
+        assert_eq!(run.server("IN-USE"), 0);
+        assert_eq!(run.take_printed(), "");
+        run.hello.on_server_end(b"IN-USE", &mut run.screen);
+        assert_eq!(
+            run.take_printed(),
+            "Cannot log in as bob. That username is already in use.\n"
+        );
+        assert_eq!(run.hello.next(), Next::Reconnect);
+        let mut run = logged_in();
+        run.hello
+            .on_server_end(b"DELIVERY bob bye\r", &mut run.screen);
+        assert_eq!(run.take_printed(), "From bob: bye\n");
     }
 
     #[test]

@@ -39,6 +39,11 @@ const MAX_TYPED_LINE: usize = 256 * 1024;
 /// them; a student server reads the next command well within it.
 const PACE: Duration = Duration::from_millis(500);
 
+/// How long the server must be quiet before text it sent without a line
+/// end is shown (a prompt such as `Enter name: `). telnet and nc show it
+/// at once; a moment's wait keeps a line that arrives in pieces whole.
+const PARTIAL_AFTER: Duration = Duration::from_millis(200);
+
 /// Once stdin has ended: how long the server may stay quiet before the
 /// client leaves without waiting for it to close. Many student servers
 /// never close on a half-close, and a hello or sendto client waiting for a
@@ -131,6 +136,21 @@ pub trait FrontEnd {
     /// yet (a login not answered); the loop keeps it meanwhile.
     fn holding(&self) -> bool {
         false
+    }
+
+    /// The server has sent nothing for [`PARTIAL_AFTER`] since it last
+    /// did. A front end that holds text waiting for its line end shows it
+    /// now (as telnet would), and the rest of its line when it comes.
+    fn on_server_quiet(&mut self, screen: &mut Screen) {
+        let _ = screen;
+    }
+
+    /// The connection is over (the server closed, or the client leaves a
+    /// quiet server): `pending` is what `on_server` left unused, all there
+    /// will ever be. Nothing the server sent is to be lost: a front end
+    /// shows or parses what it can make of it.
+    fn on_server_end(&mut self, pending: &[u8], screen: &mut Screen) {
+        let _ = (pending, screen);
     }
 
     /// Asked after every turn: go on, reconnect, or exit.
@@ -247,6 +267,9 @@ struct Link {
     pace: Pace,
     /// When a byte last went either way (or the connection opened).
     last_traffic: Instant,
+    /// When the server last sent bytes, until the front end is told of the
+    /// quiet after them.
+    heard: Option<Instant>,
 }
 
 /// Piped input goes out one request per write, as typing sends it: many
@@ -334,6 +357,7 @@ impl Session {
             closed: false,
             pace: Pace::Open,
             last_traffic: Instant::now(),
+            heard: None,
         };
         self.poll.registry().register(
             &mut link.socket,
@@ -465,6 +489,11 @@ impl Session {
         link: &mut Link,
         screen: &mut Screen,
     ) -> io::Result<Option<Ending>> {
+        if link.closed {
+            // What the server said last, line end or not, before we go.
+            front.on_server_end(&link.from_server, screen);
+            link.from_server.clear();
+        }
         if let Err(e) = screen.flush() {
             // Whoever reads our output has gone: nothing left to do.
             return if e.kind() == ErrorKind::BrokenPipe {
@@ -518,7 +547,7 @@ impl Session {
         if readable {
             self.read_server(front, link, screen);
         }
-        Ok(self.on_deadlines(link))
+        Ok(self.on_deadlines(front, link, screen))
     }
 
     /// The earliest moment something falls due with no event to say so.
@@ -527,7 +556,11 @@ impl Session {
             Pace::Waiting(until) => Some(until),
             _ => None,
         };
-        pace.into_iter().chain(self.linger_until(link)).min()
+        let partial = link.heard.map(|heard| heard + PARTIAL_AFTER);
+        [pace, partial, self.linger_until(link)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Once stdin has ended: when to leave if the server says nothing more
@@ -537,14 +570,25 @@ impl Session {
         self.eof_at.map(|eof| eof.max(link.last_traffic) + LINGER)
     }
 
-    /// Whatever has fallen due: the next paced request may go; after the
-    /// end of input, a server quiet for [`LINGER`] is left.
-    fn on_deadlines(&mut self, link: &mut Link) -> Option<Ending> {
+    /// Whatever has fallen due: the next paced request may go; a quiet
+    /// server's partial line is shown; after the end of input, a server
+    /// quiet for [`LINGER`] is left, with what it sent last shown.
+    fn on_deadlines(
+        &mut self,
+        front: &mut dyn FrontEnd,
+        link: &mut Link,
+        screen: &mut Screen,
+    ) -> Option<Ending> {
         let now = Instant::now();
         if matches!(link.pace, Pace::Waiting(until) if now >= until) {
             link.pace = Pace::Open;
         }
+        if link.heard.is_some_and(|heard| now >= heard + PARTIAL_AFTER) {
+            link.heard = None;
+            front.on_server_quiet(screen);
+        }
         if !link.closed && self.linger_until(link).is_some_and(|until| now >= until) {
+            front.on_server_end(&link.from_server, screen);
             return Some(Ending::Exit(0));
         }
         None
@@ -561,6 +605,7 @@ impl Session {
                 }
                 Ok(n) => {
                     link.last_traffic = Instant::now();
+                    link.heard = Some(link.last_traffic);
                     if let Pace::Waiting(_) = link.pace {
                         // The reply: the next request may go.
                         link.pace = Pace::Open;
