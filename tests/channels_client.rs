@@ -302,3 +302,28 @@ fn after_input_ends_a_server_that_never_closes_is_left_once_quiet() {
     assert!(status.success());
     drop(peer);
 }
+
+/// Several public servers answer an empty `/list` with a frame of 200
+/// spaces: no message, so nothing is printed for it (as the reference
+/// clients print nothing).
+#[test]
+fn a_frame_of_padding_alone_prints_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = ChatClient::start("Panda", addr);
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert_eq!(read_frame(&mut peer), padded(b"Panda"));
+    client.type_line("/list");
+    assert_eq!(read_frame(&mut peer), padded(b"/list"));
+    let mut answers = padded(b"");
+    answers.extend(padded(b"bye"));
+    peer.write_all(&answers).unwrap();
+    drop(peer);
+    let gone = format!("{WIPE}Server at {addr} has disconnected\n");
+    let status = client.finish(
+        &format!("[Me] [Me] {WIPE}bye\n[Me] {gone}"),
+        &format!("  {WIPE}bye\n {gone}"),
+    );
+    assert!(status.success());
+}
