@@ -8,7 +8,9 @@
 //! first command if it is accepted. So while a login is answered, typed
 //! lines are held, and handled in order once the answer is in (after a
 //! reconnect, if the server hung up on a refused name). After login nothing
-//! waits: commands go out as typed and replies print as they arrive.
+//! waits: commands go out as typed and replies print as they arrive (piped
+//! in, one request per write, each after the answer to the one before: see
+//! `paced`).
 //!
 //! When input ends, the client exits once every request it sent has been
 //! answered: a hello server never hangs up on its own, and a half-close

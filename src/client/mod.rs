@@ -105,8 +105,9 @@ pub trait FrontEnd {
     /// The user typed `line` (without its newline).
     fn on_typed(&mut self, line: &[u8], to_server: &mut Vec<u8>, screen: &mut Screen);
 
-    /// Standard input ended. By default the client stops sending and keeps
-    /// printing what the server says until it hangs up.
+    /// Standard input ended (every line of it handed over). By default the
+    /// client stops sending and keeps printing what the server says until
+    /// it hangs up, or has been quiet for [`LINGER`].
     fn on_input_end(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> Next {
         let _ = (to_server, screen);
         Next::Continue
@@ -513,7 +514,8 @@ impl Session {
         })
     }
 
-    /// Waits for the socket, stdin or a signal, and reads the socket.
+    /// Waits for the socket, stdin, a signal or the next deadline, reads
+    /// the socket, and acts on what has fallen due.
     fn wait(
         &mut self,
         events: &mut Events,
