@@ -17,7 +17,7 @@
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, IsTerminal, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -82,6 +82,11 @@ impl Stdin {
 
     pub fn is_eof(&self) -> bool {
         self.eof
+    }
+
+    /// A person is typing (fd 0 is a terminal), not a pipe or a file.
+    pub fn is_terminal(&self) -> bool {
+        io::stdin().is_terminal()
     }
 
     /// Reads what is available into `buf`. Returns the bytes read; zero
