@@ -45,6 +45,9 @@ fn main() -> ExitCode {
     for (protocol, addr) in server.local_addrs() {
         log::info!("Listening on {addr} ({protocol})");
     }
+    if let Some(addr) = server.admin_addr() {
+        log::info!("Operator console on {addr}");
+    }
     // Status lines are written in batches; these go out now.
     log::logger().flush();
     // Graders wait for this exact line before they connect.

