@@ -416,6 +416,7 @@ impl Session {
             if n == 0 {
                 // Empty for now: the poll says when there is more.
                 self.stdin_ready = false;
+                self.stdin.watch_again(self.poll.registry(), STDIN);
             }
             if n == 0 || self.stdin.wants_turn() {
                 break;
