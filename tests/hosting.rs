@@ -86,3 +86,64 @@ fn a_stderr_socket_nobody_reads_never_blocks_the_server() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Whether this machine has an IPv6 loopback to test on.
+fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+fn on_v4(port: u16) -> std::net::SocketAddr {
+    (std::net::Ipv4Addr::LOCALHOST, port).into()
+}
+
+fn on_v6(port: u16) -> std::net::SocketAddr {
+    (std::net::Ipv6Addr::LOCALHOST, port).into()
+}
+
+#[test]
+fn address_colons_serves_ipv6_and_ipv4_clients_on_one_listener() {
+    if !ipv6_loopback() {
+        eprintln!("skipped: this machine has no IPv6 loopback (cannot bind [::1])");
+        return;
+    }
+    let server = Server::start_raw(&["--address", "::", "--port", "0", "--log-level", "debug"]);
+    assert_eq!(
+        server.addr().to_string(),
+        format!("[::]:{}", server.addr().port())
+    );
+    let port = server.addr().port();
+    let mut six = joined(on_v6(port), "six");
+    let mut four = joined(on_v4(port), "four");
+    six.send_line("MESG four hello over IPv6");
+    four.expect_line("FROM six: hello over IPv6");
+    four.send_line("MESG six hello over IPv4");
+    six.expect_line("FROM four: hello over IPv4");
+    // The IPv4 client is 127.0.0.1 in the status lines, not the mapped
+    // address the dual-stack socket reports.
+    server.wait_log("from 127.0.0.1:");
+    server.wait_log("from [::1]:");
+    let mapped: Vec<_> = server
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("::ffff:"))
+        .collect();
+    assert!(mapped.is_empty(), "{mapped:?}");
+}
+
+#[test]
+fn the_per_address_limit_sees_an_ipv4_client_of_a_dual_stack_listener_as_ipv4() {
+    if !ipv6_loopback() {
+        eprintln!("skipped: this machine has no IPv6 loopback (cannot bind [::1])");
+        return;
+    }
+    let server = Server::start_raw(&["--address", "::", "--port", "0", "--max-per-ip", "1"]);
+    let port = server.addr().port();
+    let mut first = joined(on_v4(port), "first");
+    let mut second = Client::connect(on_v4(port));
+    second.expect_closed();
+    server.wait_log("Connection from 127.0.0.1 refused");
+    // ::1 is an address of its own, with its own one connection.
+    let mut six = joined(on_v6(port), "six");
+    sync(&mut six);
+    sync(&mut first);
+}

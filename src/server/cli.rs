@@ -40,7 +40,8 @@ pub fn server_help() -> String {
 A single-threaded chat server for the classroom chat protocols.
 
 options:
-  --address <addr>     address to listen on (default 0.0.0.0)
+  --address <addr>     address to listen on (default 0.0.0.0: every IPv4
+                       address; :: is every IPv6 and IPv4 address)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
   --protocol <name>    protocol to speak: {protocols} (default {default})
   --listen <d>=[<host>]:<port>

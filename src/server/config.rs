@@ -59,6 +59,12 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_error)?;
     // Restart at once on the same port, as mio and std do.
     socket.set_reuse_address(true).map_err(bind_error)?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        // `--address ::` means every address, IPv4 ones too (as mapped
+        // addresses, ::ffff:a.b.c.d), whatever the system's default
+        // (net.ipv6.bindv6only) says: one listener for a dual-stack class.
+        socket.set_only_v6(false).map_err(bind_error)?;
+    }
     socket.bind(&addr.into()).map_err(bind_error)?;
     socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
     socket.set_nonblocking(true).map_err(bind_error)?;
