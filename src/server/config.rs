@@ -7,12 +7,17 @@ use crate::relay::Settings;
 use mio::net::TcpListener;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 
 /// One listening socket to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     pub protocol: &'static Protocol,
     pub addr: SocketAddr,
+    /// A listening socket systemd passed (socket activation, systemd.rs),
+    /// served instead of binding `addr`; `addr` is then only what the
+    /// command line said. `Server::bind` takes it over.
+    pub inherited: Option<RawFd>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +48,11 @@ impl Config {
     /// One listener for `protocol` on `addr`, and the defaults.
     pub fn single(protocol: &'static Protocol, addr: SocketAddr) -> Config {
         Config {
-            listeners: vec![ListenerConfig { protocol, addr }],
+            listeners: vec![ListenerConfig {
+                protocol,
+                addr,
+                inherited: None,
+            }],
             ..Config::default()
         }
     }
