@@ -371,3 +371,17 @@ fn listen_fds_meant_for_another_process_change_nothing() {
         Some("usage: pollchat-server <svr_port>")
     );
 }
+
+#[test]
+fn help_says_what_colons_mean_and_how_systemd_is_served() {
+    let out = Command::new(server_bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        ":: is every IPv6 and IPv4 address",
+        "LISTEN_FDS",
+        "needs no port",
+        "READY=1 and STOPPING=1 to $NOTIFY_SOCKET",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}
