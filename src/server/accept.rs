@@ -61,7 +61,14 @@ impl Server {
                 return;
             }
             match listener.socket.accept() {
-                Ok((socket, peer)) => kept += usize::from(self.add_connection(index, socket, peer)),
+                Ok((socket, peer)) => {
+                    // On a dual-stack listener (`--address ::`) an IPv4
+                    // client arrives as ::ffff:a.b.c.d: from here on, in
+                    // the per-address count and every status line, it is
+                    // a.b.c.d.
+                    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+                    kept += usize::from(self.add_connection(index, socket, peer))
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 // The client gave up before we got to it, or a signal
                 // arrived: neither is a reason to stop accepting.

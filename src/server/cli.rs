@@ -40,7 +40,8 @@ pub fn server_help() -> String {
 A single-threaded chat server for the classroom chat protocols.
 
 options:
-  --address <addr>     address to listen on (default 0.0.0.0)
+  --address <addr>     address to listen on (default 0.0.0.0: every IPv4
+                       address; :: is every IPv6 and IPv4 address)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
   --protocol <name>    protocol to speak: {protocols} (default {default})
   --listen <d>=[<host>]:<port>
@@ -82,7 +83,12 @@ options:
                        info level); SIGUSR1 turns it on and off while running
   -h, --help           print this help
 
-Status lines go to stderr; `Server is on` goes to stdout once listening.",
+Status lines go to stderr; `Server is on` goes to stdout once listening.
+
+Under systemd: given listening sockets (LISTEN_PID and LISTEN_FDS set for
+this process), it serves them instead of binding, one per listener in the
+order above (<svr_port> or --port first, then each --listen); one socket
+needs no port. It sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET if set.",
         protocols = names.join(", "),
         default = Protocol::DEFAULT.name,
     )
@@ -134,6 +140,9 @@ pub struct ServerArgs {
     pub admin_allow_remote: bool,
     pub transcript: Option<std::path::PathBuf>,
     pub transcript_direct: bool,
+    /// Listening sockets systemd passed us (socket activation), one per
+    /// listener, in order.
+    pub sockets: usize,
 }
 
 /// One `--listen <dialect>=[<host>]:<port>`.
@@ -166,6 +175,17 @@ fn parse_listen(value: OsString) -> Result<Listen, CliError> {
 }
 
 pub fn parse_server_args<I>(args: I) -> Result<ServerArgs, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    parse_server_args_with(args, 0)
+}
+
+/// The command line of a server that was passed `sockets` listening
+/// sockets (systemd's socket activation, `systemd::listen_fds`): with
+/// one, no port is needed.
+pub fn parse_server_args_with<I>(args: I, sockets: usize) -> Result<ServerArgs, CliError>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,
@@ -220,7 +240,7 @@ where
             _ => return Err(arg.unexpected().into()),
         }
     }
-    if port.is_none() && listen.is_empty() {
+    if port.is_none() && listen.is_empty() && sockets == 0 {
         return Err(CliError::Usage);
     }
     if trace {
@@ -245,6 +265,7 @@ where
         admin_allow_remote,
         transcript,
         transcript_direct,
+        sockets,
     })
 }
 
@@ -252,8 +273,10 @@ impl ServerArgs {
     /// The server configuration these arguments describe.
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::default();
-        let single = self
-            .port
+        // One socket from systemd and no --listen: it is the one listener.
+        let only_socket = self.sockets == 1 && self.listen.is_empty();
+        let single = (self.port)
+            .or(only_socket.then_some(0))
             .map(|port| (self.protocol, self.address.as_str(), port));
         let listens = self
             .listen
@@ -263,8 +286,10 @@ impl ServerArgs {
             config.listeners.push(ListenerConfig {
                 protocol,
                 addr: resolve(host, port)?,
+                inherited: None,
             });
         }
+        super::systemd::assign(&mut config.listeners, self.sockets)?;
         config.relay.max_users = self.max_users;
         config.relay.max_queue = self.max_queue;
         config.relay.max_total_queue = self.max_total_queue;
@@ -451,6 +476,52 @@ mod tests {
             Err(CliError::Usage)
         );
         assert_eq!(parse_server_args(["--address", "::"]), Err(CliError::Usage));
+    }
+
+    #[test]
+    fn sockets_from_systemd_need_no_port_and_go_to_the_listeners_in_order() {
+        use crate::dialect::{hello, mesg};
+        let got = |args: &[&str], sockets| {
+            let config = parse_server_args_with(args, sockets)
+                .unwrap()
+                .config()
+                .unwrap();
+            config
+                .listeners
+                .iter()
+                .map(|l| (l.protocol, l.inherited))
+                .collect::<Vec<_>>()
+        };
+        // One socket and no port: it speaks --protocol's dialect.
+        assert_eq!(got(&[], 1), [(&mesg::PROTOCOL, Some(3))]);
+        assert_eq!(
+            got(&["--protocol", "hello"], 1),
+            [(&hello::PROTOCOL, Some(3))]
+        );
+        // A port given as well says what the socket unit binds.
+        assert_eq!(got(&["9000"], 1), [(&mesg::PROTOCOL, Some(3))]);
+        let both = ["--listen", "mesg=:9000", "--listen", "hello=:5378"];
+        assert_eq!(
+            got(&both, 2),
+            [(&mesg::PROTOCOL, Some(3)), (&hello::PROTOCOL, Some(4))]
+        );
+        // Without sockets, the same command line binds, as always.
+        assert_eq!(
+            got(&both, 0),
+            [(&mesg::PROTOCOL, None), (&hello::PROTOCOL, None)]
+        );
+        // A socket for every listener and a listener for every socket.
+        for (args, sockets) in [(&[][..], 2), (&both[..2], 2), (&both[..], 1)] {
+            let error = parse_server_args_with(args, sockets)
+                .unwrap()
+                .config()
+                .unwrap_err();
+            assert!(error.contains("LISTEN_FDS"), "{args:?}: {error}");
+        }
+        assert_eq!(
+            parse_server_args_with(Vec::<String>::new(), 0),
+            Err(CliError::Usage)
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod admin;
 pub mod cli;
 pub mod config;
 mod connection;
+pub mod systemd;
 
 pub use config::{raise_fd_limit, Config, ListenerConfig};
 
@@ -97,7 +98,10 @@ impl Server {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
         for (index, lc) in config.listeners.iter().enumerate() {
-            let mut socket = config::listen(lc.addr)?;
+            let mut socket = match lc.inherited {
+                Some(fd) => systemd::adopt(fd, lc)?,
+                None => config::listen(lc.addr)?,
+            };
             let token = Token(FIRST_LISTENER - index);
             poll.registry()
                 .register(&mut socket, token, Interest::READABLE)?;
@@ -634,6 +638,7 @@ impl Server {
             info!(
                 "Received signal {signal}. Shutting down: no new connections; flushing queued output"
             );
+            systemd::notify("STOPPING=1");
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
             }

@@ -63,8 +63,20 @@ impl Server {
     pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Server {
         let mut command = Command::new(server_bin());
         configure(&mut command);
+        command.args(args);
+        // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
+        // before "Server is on"; the stderr thread may not have read it yet.
+        let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
+        // Plus the single-form listener, if a port was given for it.
+        let single = args.iter().any(|a| a.starts_with("--port"))
+            || args.first().is_some_and(|a| a.parse::<u16>().is_ok());
+        Server::launch(command, listeners + usize::from(single))
+    }
+
+    /// Starts `command` (the server, however it is wrapped), waits for
+    /// `Server is on` and for the `listeners` lines saying where it listens.
+    pub fn launch(mut command: Command, listeners: usize) -> Server {
         let mut child = command
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -102,13 +114,7 @@ impl Server {
             log,
             addrs: Vec::new(),
         };
-        // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
-        // before "Server is on"; the stderr thread may not have read it yet.
-        let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
-        // Plus the single-form listener, if a port was given for it.
-        let single = args.iter().any(|a| a.starts_with("--port"))
-            || args.first().is_some_and(|a| a.parse::<u16>().is_ok());
-        server.wait_log_count("Listening on", listeners + usize::from(single));
+        server.wait_log_count("Listening on", listeners.max(1));
         for line in server.log_lines() {
             if let Some(rest) = line.split("Listening on ").nth(1) {
                 let (addr, protocol) = rest.split_once(' ').unwrap();
