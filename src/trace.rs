@@ -1,5 +1,5 @@
 //! `--trace`: a status line for every step of every loop turn, so a student
-//! can watch the poll loop work (docs/WALKTHROUGH.md, "Watching it").
+//! can watch the poll loop work (README.md and docs/WALKTHROUGH.md, "Watching the loop").
 //!
 //! The lines go through the same non-blocking logger as every status line,
 //! at `info` level under the target `pollchat::trace`, so they never block

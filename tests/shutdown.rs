@@ -111,3 +111,47 @@ fn queued_output_is_flushed_before_exit() {
     bob.expect_closed();
     assert_eq!(server.wait_exit().code(), Some(0));
 }
+
+#[test]
+fn sigusr1_under_a_quiet_log_level_says_why_no_trace_shows() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // Not Server::start: at warn, the "Listening on" lines it waits for
+    // are not logged.
+    let mut child = Command::new(common::server_bin())
+        .args([
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "Server is on\n");
+    let (lines, got) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    // SAFETY: kill has no memory effects; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    let line = got
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("no status line after SIGUSR1");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains("Received signal 10: trace on, but --log-level warn hides it"),
+        "no word of the hidden trace: {line}"
+    );
+}

@@ -612,10 +612,20 @@ impl Server {
             match signal {
                 SIGUSR1 => {
                     let on = crate::trace::toggle();
-                    info!(
-                        "Received signal {signal}: trace {}",
-                        if on { "on" } else { "off" }
-                    );
+                    // Trace lines are info: a quieter --log-level would
+                    // swallow them, and the operator would see nothing.
+                    if on && log::max_level() < log::LevelFilter::Info {
+                        warn!(
+                            "Received signal {signal}: trace on, but --log-level {} hides it: \
+                             start the server with --trace or --log-level info",
+                            log::max_level().as_str().to_lowercase()
+                        );
+                    } else {
+                        info!(
+                            "Received signal {signal}: trace {}",
+                            if on { "on" } else { "off" }
+                        );
+                    }
                 }
                 SIGUSR2 => {
                     info!("Received signal {signal}: the server's state follows");
