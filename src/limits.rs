@@ -51,6 +51,29 @@ pub const LOG_LINE_ROOM: usize = 512;
 /// of each loop turn, whichever comes first.
 pub const LOG_WRITE_BATCH: usize = 16 * 1024;
 
+/// Transcript lines (`--transcript`) waiting for the file, at most: past
+/// it, lines are dropped and counted (a full disk; see transcript.rs).
+pub const TRANSCRIPT_PENDING_MAX: usize = 1024 * 1024;
+
+/// Bytes of transcript written in one loop turn, at most, so that a
+/// backlog never makes one turn long.
+pub const TRANSCRIPT_WRITE_MAX: usize = 64 * 1024;
+
+/// Operator console sessions (`--admin`) open at once, at most.
+pub const ADMIN_MAX_SESSIONS: usize = 4;
+
+/// The longest operator command line; a longer one is refused whole.
+pub const ADMIN_LINE_MAX: usize = 4096;
+
+/// Commands one console session runs in one loop turn, and reads it
+/// makes: the rest waits for the next turn, as a client's input does.
+pub const ADMIN_COMMANDS_PER_TURN: usize = 64;
+pub const ADMIN_READS_PER_TURN: usize = 16;
+
+/// Answers a console session may leave unread (WHO on a full server is a
+/// few megabytes) before it is closed.
+pub const ADMIN_OUT_MAX: usize = 16 * 1024 * 1024;
+
 /// Registered users allowed on a `mesg` listener: "up to and including 10"
 /// (the `mesg` assignment).
 pub const MESG_MAX_USERS: usize = 10;

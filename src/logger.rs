@@ -19,12 +19,25 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::limits::{
     LOG_LINE_ROOM as LINE_ROOM, LOG_PENDING_MAX as PENDING_MAX, LOG_WRITE_BATCH as WRITE_BATCH,
 };
+
+/// Lines dropped since the start, for the operator's STATS.
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// How many status lines have been dropped since the server started.
+pub fn dropped_lines() -> u64 {
+    DROPPED_TOTAL.load(Ordering::Relaxed)
+}
+
+fn count_drop() {
+    DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+}
 
 struct Sink {
     /// None if stderr was closed when we started: lines go nowhere.
@@ -72,6 +85,7 @@ impl Sink {
         }
         if self.pending.len() + line.len() > PENDING_MAX {
             self.dropped += 1;
+            count_drop();
             return;
         }
         self.pending.extend_from_slice(line);
@@ -91,6 +105,7 @@ impl Sink {
         if self.pending.len() + LINE_ROOM > PENDING_MAX && (self.stuck || !self.drain()) {
             self.stuck = true;
             self.dropped += 1;
+            count_drop();
             return;
         }
         let now = SystemTime::now()
@@ -240,7 +255,7 @@ fn timestamp() -> String {
 /// `2026-11-22T02:31:47` for `secs` since the Unix epoch (UTC), with no
 /// date library: days since the epoch to a civil date (Howard Hinnant's
 /// algorithm).
-fn seconds_stamp(secs: u64) -> String {
+pub(crate) fn seconds_stamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     if let Err(e) = pollchat::logger::Logger::init(args.log_level) {
         eprintln!("pollchat-server: cannot start logging: {e}");
     }
+    pollchat::trace::set(args.trace);
     let config = match args.config() {
         Ok(config) => config,
         Err(message) => {
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
     };
     for (protocol, addr) in server.local_addrs() {
         log::info!("Listening on {addr} ({protocol})");
+    }
+    if let Some(addr) = server.admin_addr() {
+        log::info!("Operator console on {addr}");
     }
     // Status lines are written in batches; these go out now.
     log::logger().flush();

@@ -91,7 +91,7 @@ impl Relay {
         if r.out.pending() <= high_water {
             return;
         }
-        let r_tag = (recipient, r.serial);
+        let (r_tag, r_pending) = ((recipient, r.serial), r.out.pending());
         let Some(s) = self.open_peer(sender) else {
             return;
         };
@@ -101,6 +101,10 @@ impl Relay {
         }
         s.input = Input::Paused(Pause::Backlog(r_tag));
         let s_tag = (sender, s.serial);
+        crate::trace_line!(
+            "Client ({}): held back: a recipient it fills has {r_pending} bytes waiting",
+            s.fd
+        );
         if let Some(r) = self.open_peer(recipient) {
             r.waiters.push(s_tag);
         }
@@ -207,6 +211,7 @@ impl Relay {
         if let Some(p) = self.open_peer(id) {
             p.out.discard();
             p.tail = Vec::new();
+            self.counters.cut_offs += 1;
             self.account(id);
             self.close(id, Hangup::NotReading);
         }

@@ -23,6 +23,7 @@
 //! `send_queue.rs`.
 
 mod flow;
+mod operator;
 mod peer;
 pub mod receipts;
 pub mod send_queue;
@@ -36,6 +37,7 @@ use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
     DEFAULT_STALL_TIMEOUT_SECS, DELIVERY_COST, HIGH_WATER_DIV, UNTERMINATED_PAUSE_MS,
 };
+use crate::transcript::Transcript;
 use log::{info, warn};
 use peer::{Input, Pause, Peer};
 use std::time::{Duration, Instant};
@@ -69,6 +71,10 @@ pub struct Settings {
     /// Cut off a client that keeps a sender waiting while its socket has
     /// taken nothing for this long.
     pub stall_timeout: Option<Duration>,
+    /// Keep a transcript of what is said in public (`--transcript`), and
+    /// of direct messages too (`--transcript-direct`).
+    pub transcript: bool,
+    pub transcript_direct: bool,
 }
 
 impl Default for Settings {
@@ -80,7 +86,17 @@ impl Default for Settings {
             idle_timeout: None,
             login_timeout: Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS)),
             stall_timeout: Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS)),
+            transcript: false,
+            transcript_direct: false,
         }
+    }
+}
+
+/// The size of a frame, for the trace.
+fn frame_size(frame: &Frame<'_>) -> String {
+    match frame {
+        Frame::Data(data) => data.len().to_string(),
+        Frame::TooLong => "too many".to_string(),
     }
 }
 
@@ -105,6 +121,18 @@ pub enum Hangup {
     NotReading,
     /// Its socket failed (the loop said so): nothing can be written.
     Failed,
+}
+
+impl Hangup {
+    /// Why, in the words of the trace.
+    pub fn why(self) -> &'static str {
+        match self {
+            Hangup::Goodbye => "the server hung up (its last reply written first)",
+            Hangup::Finished => "the client closed and has everything it was owed",
+            Hangup::NotReading => "the client is not reading",
+            Hangup::Failed => "its socket failed",
+        }
+    }
 }
 
 /// What the relay asks of the loop.
@@ -154,12 +182,32 @@ pub struct Relay {
     /// Commands sent without line ends, waiting out their pause: (when,
     /// who). Entries a later read made moot are skipped when due.
     bursts: Vec<(Instant, Tag)>,
+    /// What was said in public, for the loop to write to the transcript
+    /// file; `None` without `--transcript`.
+    transcript: Option<Transcript>,
+    /// Totals since the start, for the operator's STATS.
+    counters: Counters,
+}
+
+/// Totals since the server started (see `operator.rs`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Connections cut off for not reading (their queue, the total
+    /// budget, a stall).
+    pub cut_offs: u64,
 }
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
         let mut hub = Hub::new();
         let shared_pool = settings.max_users.map(|n| hub.add_pool(n));
+        let mut deliveries = Deliveries::new();
+        let transcript = settings.transcript.then(|| {
+            deliveries.record_public();
+            Transcript::new(settings.transcript_direct)
+        });
         Relay {
             hub,
             peers: Vec::new(),
@@ -167,7 +215,7 @@ impl Relay {
             pools: Vec::new(),
             shared_pool,
             effects: Vec::new(),
-            deliveries: Deliveries::new(),
+            deliveries,
             reply: Vec::new(),
             rendered: Vec::new(),
             sender: None,
@@ -180,6 +228,8 @@ impl Relay {
             total: 0,
             total_peak: 0,
             bursts: Vec::new(),
+            transcript,
+            counters: Counters::default(),
         }
     }
 
@@ -234,6 +284,7 @@ impl Relay {
         if p.closing {
             return;
         }
+        self.counters.bytes_in += data.len() as u64;
         p.last_input = now;
         if !p.may_read() {
             // Paused since the loop last asked: keep it, in order.
@@ -376,6 +427,7 @@ impl Relay {
         };
         p.flush_asked = false;
         p.out.consumed(n, now);
+        self.counters.bytes_out += n as u64;
         if p.closing {
             // A last write before hanging up.
             return;
@@ -445,6 +497,11 @@ impl Relay {
     #[doc(hidden)]
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The transcript's lines waiting for the file (`--transcript`).
+    pub fn transcript_mut(&mut self) -> Option<&mut Transcript> {
+        self.transcript.as_mut()
     }
 
     // ----- now and then -------------------------------------------------
@@ -613,8 +670,17 @@ impl Relay {
             fd: p.fd,
             name: self.hub.name(id).map(|n| &**n),
         };
+        let (fd, size) = (p.fd, frame_size(&frame));
         self.reply.clear();
         let action = p.dialect.on_frame(frame, from, &mut self.reply);
+        crate::trace_line!(
+            "Client ({fd}): frame of {size} bytes: {}",
+            match &action {
+                Action::Request(request) => request.name(),
+                Action::Done(Then::Stay) => "answered by its dialect",
+                Action::Done(Then::HangUp) => "its dialect hangs up",
+            }
+        );
         self.sender = Some(id);
         if !self.reply.is_empty() {
             let reply = std::mem::take(&mut self.reply);
@@ -640,7 +706,19 @@ impl Relay {
 
     /// Renders what the hub answered into the recipients' send queues.
     fn deliver(&mut self) {
-        let deliveries = std::mem::take(&mut self.deliveries);
+        // A delivery can close a connection, which asks the hub again: that
+        // answer goes to a fresh outbox, recording as this one does.
+        let mut fresh = Deliveries::new();
+        if self.transcript.is_some() {
+            fresh.record_public();
+        }
+        let deliveries = std::mem::replace(&mut self.deliveries, fresh);
+        if let Some(transcript) = self.transcript.as_mut() {
+            for (by, what) in deliveries.public() {
+                let dialect = self.peers.get(by.0).and_then(Option::as_ref);
+                transcript.record(dialect.map_or("admin", |p| p.protocol.name), what);
+            }
+        }
         let mut rendered = std::mem::take(&mut self.rendered);
         for (event, to) in deliveries.iter() {
             rendered.clear();
@@ -700,6 +778,9 @@ impl Relay {
             } else {
                 self.queue(recipient, bytes)
             };
+            if crate::trace::on() {
+                self.trace_queued(recipient, bytes.len());
+            }
             if over {
                 self.hold_if_backed_up(recipient);
             }
@@ -709,6 +790,16 @@ impl Relay {
         }
         if let Some(sender) = receipt {
             self.expect_receipt(sender, recipient, true);
+        }
+    }
+
+    fn trace_queued(&self, id: ConnId, n: usize) {
+        if let Some(p) = self.peer(id) {
+            let waiting = p.out.pending();
+            crate::trace_line!(
+                "Client ({}): {n} bytes queued for it, {waiting} now waiting",
+                p.fd
+            );
         }
     }
 

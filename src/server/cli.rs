@@ -67,7 +67,19 @@ options:
                        delivery receipt such as hello SEND-OK, or held back
                        by its backlog) while reading nothing for this many
                        seconds (default {DEFAULT_STALL_TIMEOUT_SECS}; 0: never)
+  --admin <host>:<port>
+                       an operator console there: STATS, WHO, KICK, BAN,
+                       UNBAN, SAY (README, \"Hosting a class\"); loopback
+                       addresses only, unless --admin-allow-remote
+  --admin-allow-remote let --admin listen where other machines can reach it
+                       (the console has no password)
+  --transcript <file>  append every public message, join and leave to <file>,
+                       with the time, dialect and sender (`tail -f` it)
+  --transcript-direct  put direct messages in the transcript too
   --log-level <level>  off, error, warn, info (default), debug or trace
+  --trace              a status line for every step of every poll turn: events,
+                       reads, frames, queued bytes, writes, closes (at least
+                       info level); SIGUSR1 turns it on and off while running
   -h, --help           print this help
 
 Status lines go to stderr; `Server is on` goes to stdout once listening.",
@@ -115,6 +127,13 @@ pub struct ServerArgs {
     pub login_timeout: Option<Duration>,
     pub stall_timeout: Option<Duration>,
     pub log_level: LevelFilter,
+    /// `--trace`: trace every loop turn from the start.
+    pub trace: bool,
+    /// `--admin`, as given, and whether it may be a non-loopback address.
+    pub admin: Option<String>,
+    pub admin_allow_remote: bool,
+    pub transcript: Option<std::path::PathBuf>,
+    pub transcript_direct: bool,
 }
 
 /// One `--listen <dialect>=[<host>]:<port>`.
@@ -164,6 +183,11 @@ where
     let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     let mut stall_timeout = Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS));
     let mut log_level = LevelFilter::Info;
+    let mut trace = false;
+    let mut admin = None;
+    let mut admin_allow_remote = false;
+    let mut transcript = None;
+    let mut transcript_direct = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Err(CliError::Help),
@@ -187,12 +211,21 @@ where
                 stall_timeout = parse_timeout("--stall-timeout", parser.value()?)?
             }
             Long("log-level") => log_level = parse_level(parser.value()?)?,
+            Long("trace") => trace = true,
+            Long("admin") => admin = Some(parser.value()?.to_string_lossy().into_owned()),
+            Long("admin-allow-remote") => admin_allow_remote = true,
+            Long("transcript") => transcript = Some(parser.value()?.into()),
+            Long("transcript-direct") => transcript_direct = true,
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
     if port.is_none() && listen.is_empty() {
         return Err(CliError::Usage);
+    }
+    if trace {
+        // Trace lines are info lines; asking for them means showing them.
+        log_level = log_level.max(LevelFilter::Info);
     }
     Ok(ServerArgs {
         address,
@@ -207,6 +240,11 @@ where
         login_timeout,
         stall_timeout,
         log_level,
+        trace,
+        admin,
+        admin_allow_remote,
+        transcript,
+        transcript_direct,
     })
 }
 
@@ -234,8 +272,36 @@ impl ServerArgs {
         config.relay.idle_timeout = self.idle_timeout;
         config.relay.login_timeout = self.login_timeout;
         config.relay.stall_timeout = self.stall_timeout;
+        if let Some(admin) = &self.admin {
+            config.admin = Some(admin_addr(admin, self.admin_allow_remote)?);
+        }
+        if self.transcript_direct && self.transcript.is_none() {
+            return Err("--transcript-direct needs --transcript <file>".to_string());
+        }
+        config.transcript = self.transcript.clone();
+        config.relay.transcript_direct = self.transcript_direct;
         Ok(config)
     }
+}
+
+/// The console's address: `<host>:<port>` (`[::1]:9100` for IPv6),
+/// refused unless it is loopback or `allow_remote` says otherwise.
+fn admin_addr(text: &str, allow_remote: bool) -> Result<std::net::SocketAddr, String> {
+    let invalid = |why: &str| format!("invalid --admin '{text}': {why} (expected <host>:<port>)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| invalid("no port"))?;
+    let port = port.parse::<u16>().map_err(|_| invalid("bad port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(invalid("no host"));
+    }
+    let addr = resolve(host, port)?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "--admin {text} is not a loopback address, and the console has no password: \
+             use 127.0.0.1 (reach it with ssh), or add --admin-allow-remote"
+        ));
+    }
+    Ok(addr)
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub struct Config {
     /// Open connections allowed at once; more wait in the kernel's accept
     /// queue. `None`: derived from the file descriptor limit.
     pub max_connections: Option<usize>,
+    /// Where the operator console listens (`--admin`).
+    pub admin: Option<SocketAddr>,
+    /// The file the transcript is appended to (`--transcript`); the relay's
+    /// `transcript` setting follows it.
+    pub transcript: Option<std::path::PathBuf>,
 }
 
 /// Every limit at its default (limits.rs), and no listener yet.
@@ -35,6 +40,8 @@ impl Default for Config {
             relay: Settings::default(),
             max_per_ip: Some(DEFAULT_MAX_PER_IP),
             max_connections: None,
+            admin: None,
+            transcript: None,
         }
     }
 }
