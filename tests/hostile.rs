@@ -738,3 +738,29 @@ fn a_burst_of_connects_is_never_lost() {
         );
     }
 }
+
+#[test]
+fn a_turn_accepts_at_most_its_slice_from_a_listener() {
+    // 300 connects queue up while the server is stopped, so its next turn
+    // finds them all waiting: it takes one slice (64) per listener, and
+    // the rest in later turns, however often the turn comes back to the
+    // listener.
+    let server = Server::start(&["--trace", "--max-per-ip", "0"]);
+    server.signal(libc::SIGSTOP);
+    let clients: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    server.signal(libc::SIGCONT);
+    server.wait_log_count("listener: accepted Client (", clients.len());
+    let mut per_turn = Vec::new();
+    for line in server.log_lines() {
+        if line.contains(": poll returned ") {
+            per_turn.push(0);
+        } else if line.contains("listener: accepted Client (") {
+            *per_turn.last_mut().unwrap() += 1;
+        }
+    }
+    let most = per_turn.iter().max().copied().unwrap_or(0);
+    assert!(most <= 64, "one turn accepted {most}: {per_turn:?}");
+    assert!(per_turn.iter().filter(|&&n| n > 0).count() >= 5);
+}

@@ -31,6 +31,10 @@ pub struct Accepting {
     pub arrivals: std::collections::VecDeque<(Token, u64)>,
     /// Listeners whose budget ran out this turn: more may wait.
     pub more: Vec<usize>,
+    /// Connections kept from each listener this turn, by listener index:
+    /// the budget holds however often a turn comes back to a listener
+    /// (its event, last turn's leftovers, room made at the end).
+    pub kept: Vec<usize>,
     pub next_serial: u64,
     /// Addresses the operator has banned (`--admin`, BAN).
     pub bans: crate::admin::Bans,
@@ -45,20 +49,29 @@ impl Server {
     /// so a connect flood from one address does not keep everyone else
     /// waiting in the kernel's queue.
     pub(super) fn accept(&mut self, index: usize) {
-        if self.accepting.paused_until.is_some() {
-            return;
+        if self.accepting.kept.len() <= index {
+            self.accepting.kept.resize(index + 1, 0);
         }
-        let mut kept = 0;
+        let before = self.accepting.kept[index];
+        self.accepting.kept[index] = self.accept_from(index, before);
+    }
+
+    /// [`Server::accept`]'s work, `kept` connections already taken from
+    /// this listener this turn; returns how many are now.
+    fn accept_from(&mut self, index: usize, mut kept: usize) -> usize {
+        if self.accepting.paused_until.is_some() {
+            return kept;
+        }
         for attempt in 0..ACCEPT_CALLS {
             let Some(listener) = self.listeners.get(index) else {
-                return;
+                return kept;
             };
             if kept == ACCEPT_BUDGET {
                 break;
             }
             if self.conns.len() >= self.accepting.max_connections {
                 self.at_capacity(attempt == 0);
-                return;
+                return kept;
             }
             match listener.socket.accept() {
                 Ok((socket, peer)) => {
@@ -69,7 +82,7 @@ impl Server {
                     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                     kept += usize::from(self.add_connection(index, socket, peer))
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return kept,
                 // The client gave up before we got to it, or a signal
                 // arrived: neither is a reason to stop accepting.
                 Err(e)
@@ -84,13 +97,14 @@ impl Server {
                     error!(target: LOG_TARGET, "accept: {e}; not accepting for {ACCEPT_RETRY_MS} ms");
                     let pause = Duration::from_millis(ACCEPT_RETRY_MS);
                     self.accepting.paused_until = Some(Instant::now() + pause);
-                    return;
+                    return kept;
                 }
             }
         }
         if !self.accepting.more.contains(&index) {
             self.accepting.more.push(index);
         }
+        kept
     }
 
     /// New clients wait in the kernel's queue until one leaves. If someone

@@ -145,6 +145,7 @@ impl Server {
                 max_per_ip: config.max_per_ip,
                 arrivals: Default::default(),
                 more: Vec::new(),
+                kept: Vec::new(),
                 next_serial: 0,
                 bans: Default::default(),
             },
@@ -206,6 +207,7 @@ impl Server {
             if let Some(transcript) = self.relay.transcript_mut() {
                 transcript.set_time(std::time::SystemTime::now());
             }
+            self.accepting.kept.fill(0);
             self.serve_backlog();
             self.admin_backlog();
             for event in events.iter() {
@@ -560,8 +562,12 @@ impl Server {
                 continue;
             };
             if matches!(conn.closing, Some(Hangup::Goodbye | Hangup::Finished)) {
-                // Best effort, once: the last reply (why we hang up).
-                let _ = conn.socket.write(self.relay.outgoing(id));
+                // Best effort, once: the last reply (why we hang up), if
+                // any is left.
+                let last = self.relay.outgoing(id);
+                if !last.is_empty() {
+                    let _ = conn.socket.write(last);
+                }
             }
             hang_up(&mut conn);
             if let Err(e) = self.poll.registry().deregister(&mut conn.socket) {
