@@ -32,6 +32,12 @@ pub fn server_help() -> String {
         })
         .collect();
     let limits = wrap(&limits.join(", "), 23, 54);
+    let protocols = format!(
+        "protocol to speak: {} (default {})",
+        names.join(", "),
+        Protocol::DEFAULT.name
+    );
+    let protocols = wrap(&protocols, 23, 57);
     format!(
         "{SERVER_USAGE}
        pollchat-server [options] [<svr_port>]
@@ -44,7 +50,7 @@ options:
                        address; :: is every IPv6 and IPv4 address; miniserv
                        127.0.0.1, as its subject says)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
-  --protocol <name>    protocol to speak: {protocols} (default {default})
+  --protocol <name>    {protocols}
   --listen <d>=[<host>]:<port>
                        also serve dialect <d> on <host>:<port> (repeatable;
                        no host means all interfaces). All listeners share one
@@ -54,8 +60,8 @@ options:
                        limit over its own users:
                        {limits})
   --max-queue <bytes>  output a client may leave unread before it is
-                       disconnected (default {DEFAULT_MAX_QUEUE}; miniserv
-                       clients at least {MINISERV_MIN_QUEUE})
+                       disconnected (default {DEFAULT_MAX_QUEUE}; miniserv clients:
+                       at least {MINISERV_MIN_QUEUE})
   --max-total-queue <bytes>
                        bytes all clients' buffers may hold together; past it
                        the clients with the most unread are disconnected
@@ -91,8 +97,6 @@ Under systemd: given listening sockets (LISTEN_PID and LISTEN_FDS set for
 this process), it serves them instead of binding, one per listener in the
 order above (<svr_port> or --port first, then each --listen); one socket
 needs no port. It sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET if set.",
-        protocols = names.join(", "),
-        default = Protocol::DEFAULT.name,
     )
 }
 
