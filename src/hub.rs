@@ -32,6 +32,12 @@ pub enum Request<'a> {
     Open { fd: i32, pool: Pool },
     /// Take a name (JOIN, HELLO-FROM, LOGIN, a channels client's first frame).
     Register { name: &'a str },
+    /// Take the name `<prefix><n>`, `n` the hub's next number (from 0,
+    /// never given twice), and from now on hear of every other user's
+    /// arrival and departure ([`Event::Arrived`], [`Event::Departed`]): a
+    /// `miniserv` client on connecting. The prefix must be one no dialect
+    /// admits in a name, so the name is never taken.
+    Arrive { prefix: &'a str },
     /// Give the name back but stay connected (`sendto` LOGOUT).
     Unregister,
     /// Who is registered, in registration order.
@@ -67,6 +73,7 @@ impl Request<'_> {
         match self {
             Request::Open { .. } => "open",
             Request::Register { .. } => "register",
+            Request::Arrive { .. } => "arrive",
             Request::Unregister => "unregister",
             Request::List => "list",
             Request::Direct { .. } => "direct message",
@@ -151,6 +158,15 @@ pub enum Event {
     },
     /// The answer to `Quit`: the dialect says goodbye (or not) and hangs up.
     Bye,
+    /// Another user took a name: sent only to those who came by
+    /// [`Request::Arrive`].
+    Arrived {
+        who: Rc<str>,
+    },
+    /// Another user gave their name back or left (to the same).
+    Departed {
+        who: Rc<str>,
+    },
 }
 
 /// Something said or done in public, for the transcript (`--transcript`):
@@ -282,6 +298,8 @@ struct Member {
     pool: Pool,
     name: Option<Rc<str>>,
     channel: Option<Rc<str>>,
+    /// Came by `Arrive`: is told of arrivals and departures.
+    watches: bool,
 }
 
 fn message(from: Rc<str>, text: &[u8], receipt: Option<ConnId>) -> Event {
@@ -312,6 +330,8 @@ pub struct Hub {
     /// [`crate::limits::MAX_CHANNELS`]; smaller in tests.
     max_channels: usize,
     pools: Vec<PoolCount>,
+    /// The number the next `Arrive` takes.
+    next_number: u64,
 }
 
 impl Default for Hub {
@@ -325,6 +345,7 @@ impl Default for Hub {
             emptied_count: 0,
             max_channels: crate::limits::MAX_CHANNELS,
             pools: Vec::new(),
+            next_number: 0,
         }
     }
 }
@@ -400,7 +421,8 @@ impl Hub {
                 out.send(token, Event::Bye);
             }
             (Request::Register { name }, None) => self.register(token, name, out),
-            (Request::Register { .. }, Some(name)) => {
+            (Request::Arrive { prefix }, None) => self.arrive(token, prefix, out),
+            (Request::Register { .. } | Request::Arrive { .. }, Some(name)) => {
                 let fd = self.member(token).map_or(-1, |m| m.fd);
                 out.send(token, Event::AlreadyRegistered { name, fd });
             }
@@ -470,7 +492,43 @@ impl Hub {
             pool,
             name: None,
             channel: None,
+            watches: false,
         });
+    }
+
+    /// `Arrive`: the next number's name, unless the pool is full (the
+    /// number is then not used up, so the ids of those let in stay
+    /// consecutive).
+    fn arrive(&mut self, token: ConnId, prefix: &str, out: &mut Deliveries) {
+        let full = self
+            .member(token)
+            .and_then(|m| self.pools.get(m.pool.0))
+            .is_some_and(|count| count.registered >= count.max);
+        if full {
+            out.send(token, Event::Full);
+            return;
+        }
+        let mut name = format!("{prefix}{}", self.next_number);
+        // Never taken by a prefix no dialect admits; but a name is never
+        // given twice whatever the caller chose.
+        while self.by_name.contains_key(name.as_str()) {
+            self.next_number += 1;
+            name = format!("{prefix}{}", self.next_number);
+        }
+        self.next_number += 1;
+        if let Some(m) = self.member_mut(token) {
+            m.watches = true;
+        }
+        self.register(token, &name, out);
+    }
+
+    /// Those told of arrivals and departures, but `token`.
+    fn watchers_but(&self, token: ConnId) -> Vec<ConnId> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&t| t != token && self.member(t).is_some_and(|m| m.watches))
+            .collect()
     }
 
     /// Who is registered, in registration order, as LIST shows them.
@@ -575,6 +633,8 @@ impl Hub {
             m.name = Some(name.clone());
         }
         out.record(token, || Public::Arrived { who: name.clone() });
+        let watchers = self.watchers_but(token);
+        out.send_many(watchers, Event::Arrived { who: name.clone() });
         out.send(token, Event::Registered { name });
     }
 
@@ -594,6 +654,8 @@ impl Hub {
         self.leave_channel(token, &name, out);
         self.by_name.remove(&name);
         self.order.retain(|&t| t != token);
+        let watchers = self.watchers_but(token);
+        out.send_many(watchers, Event::Departed { who: name.clone() });
         out.record(token, || Public::Departed { who: name });
     }
 
@@ -752,6 +814,72 @@ mod tests {
         out.record_public();
         hub.handle(token, request, &mut out);
         out.public().to_vec()
+    }
+
+    fn arrive(hub: &mut Hub, token: ConnId) -> Vec<(ConnId, Event)> {
+        ask(hub, token, Request::Arrive { prefix: "c#" })
+    }
+
+    #[test]
+    fn arrivals_are_numbered_from_0_and_numbers_are_never_reused() {
+        let mut hub = hub(3, 10);
+        let got = arrive(&mut hub, A);
+        assert_eq!(got, vec![(A, Event::Registered { name: "c#0".into() })]);
+        let got = arrive(&mut hub, B);
+        let arrived = Event::Arrived { who: "c#1".into() };
+        assert_eq!(
+            got,
+            vec![(A, arrived), (B, Event::Registered { name: "c#1".into() })]
+        );
+        ask(&mut hub, B, Request::Gone);
+        hub.handle(
+            B,
+            Request::Open {
+                fd: 20,
+                pool: Pool(0),
+            },
+            &mut Deliveries::new(),
+        );
+        assert_eq!(
+            arrive(&mut hub, B).last(),
+            Some(&(B, Event::Registered { name: "c#2".into() }))
+        );
+        // Arriving twice is registering twice.
+        let again = arrive(&mut hub, A);
+        assert!(matches!(&again[..], [(A, Event::AlreadyRegistered { .. })]));
+        hub.check_invariants();
+    }
+
+    #[test]
+    fn only_arrivals_hear_of_arrivals_and_departures_and_of_everyone() {
+        let mut hub = hub(3, 10);
+        join(&mut hub, A, "ann");
+        arrive(&mut hub, B);
+        // B hears of C's name being taken; ann hears nothing.
+        let got = ask(&mut hub, C, Request::Register { name: "cy" });
+        assert_eq!(
+            got,
+            vec![
+                (B, Event::Arrived { who: "cy".into() }),
+                (C, Event::Registered { name: "cy".into() })
+            ]
+        );
+        let got = ask(&mut hub, A, Request::Gone);
+        assert_eq!(got, vec![(B, Event::Departed { who: "ann".into() })]);
+        // Its own departure is told to no one who does not watch.
+        assert!(ask(&mut hub, B, Request::Gone).is_empty());
+    }
+
+    #[test]
+    fn a_full_pool_refuses_an_arrival_without_using_its_number() {
+        let mut hub = hub(3, 1);
+        arrive(&mut hub, A);
+        assert_eq!(arrive(&mut hub, B), vec![(B, Event::Full)]);
+        ask(&mut hub, A, Request::Gone);
+        assert_eq!(
+            arrive(&mut hub, C),
+            vec![(C, Event::Registered { name: "c#1".into() })]
+        );
     }
 
     #[test]

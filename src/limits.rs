@@ -8,6 +8,25 @@
 /// dialect's "too long" reply and discarded up to its end.
 pub const MAX_LINE: usize = 4096;
 
+/// Longest `miniserv` line relayed, not counting its `\n` nor a `\r`
+/// before it (docs/PROTOCOLS.md section 5). The issue asks for lines of at
+/// least 1 MiB relayed whole (a public tester sends one of 364 KB). It is
+/// also the bound on the partial line a `miniserv` connection keeps while
+/// the rest arrives (64 KiB a turn, `READ_BUDGET`), so idle senders of
+/// half lines cost at most this each, all of them within
+/// `--max-total-queue`. A longer line is discarded up to its `\n`. Not
+/// more: a line of L bytes to N clients is N copies of L in the send
+/// queues at once (100 clients, 100 MiB), and a `mesg` or `hello`
+/// recipient of it must still fit its 1 MiB `--max-queue`.
+pub const MINISERV_MAX_LINE: usize = 1 << 20;
+
+/// The least `--max-queue` means for a `miniserv` client: "if they don't
+/// read your message you must NOT disconnect them" (the subject). A lazy
+/// reader is not cut off below this much unread output, unless the server
+/// as a whole is past half its `--max-total-queue` (then every limit
+/// shrinks, see `relay/flow.rs`); eight of the longest lines.
+pub const MINISERV_MIN_QUEUE: usize = 8 << 20;
+
 /// `mesg`: how long a whole command that came in one read without a line
 /// end waits for more before it is taken as a line (from clients that send
 /// each command as one `send()` with no CR or LF, and read the answer

@@ -11,6 +11,7 @@ usage: pollchat-client [mesg] <host> <port>
        pollchat-client hello --address <host> --port <port>
        pollchat-client channels <name> <host> <port>
        pollchat-client sendto <host> <port>
+       pollchat-client miniserv <host> <port>
 
 An interactive chat client. Each line typed is sent to the server; each line
 the server sends is printed. Piped in (mesg, hello), requests go out one per

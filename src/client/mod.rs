@@ -9,6 +9,7 @@ pub mod channels;
 pub mod cli;
 pub mod hello;
 pub mod mesg;
+pub mod miniserv;
 pub mod sendto;
 mod stdin;
 
@@ -105,6 +106,19 @@ pub trait FrontEnd {
     /// The user typed `line` (without its newline).
     fn on_typed(&mut self, line: &[u8], to_server: &mut Vec<u8>, screen: &mut Screen);
 
+    /// Whether typed lines are cut at `\n` alone and kept whole (a `\r`
+    /// before it, empty lines: [`LineFramer::exact`]) rather than at any
+    /// CR or LF with empty lines skipped.
+    fn exact_lines(&self) -> bool {
+        false
+    }
+
+    /// Exact lines only: what was typed after the last `\n` when input
+    /// ended (not a line).
+    fn on_typed_rest(&mut self, rest: &[u8], to_server: &mut Vec<u8>) {
+        let _ = (rest, to_server);
+    }
+
     /// Standard input ended (every line of it handed over). By default the
     /// client stops sending and keeps printing what the server says until
     /// it hangs up, or has been quiet for [`LINGER`].
@@ -180,6 +194,7 @@ fn front_end(args: &ClientArgs) -> Box<dyn FrontEnd> {
             args.name.clone().unwrap_or_default(),
         )),
         "sendto" => Box::new(sendto::Sendto::new()),
+        "miniserv" => Box::new(miniserv::Miniserv::new()),
         _ => Box::new(mesg::Mesg::new()),
     }
 }
@@ -200,6 +215,9 @@ pub fn run(args: &ClientArgs) -> i32 {
             return 1;
         }
     };
+    if front.exact_lines() {
+        session.typed_lines = LineFramer::exact(MAX_TYPED_LINE);
+    }
     loop {
         let socket = match std::net::TcpStream::connect((args.host.as_str(), args.port)) {
             Ok(socket) => socket,
@@ -325,9 +343,13 @@ impl Session {
                     continue;
                 }
                 None if self.stdin.is_eof() => {
-                    let last = self.typed_lines.finish(&self.typed[pos..]);
-                    if let Some(Frame::Data(line)) = last {
-                        front.on_typed(line, &mut link.to_server, screen);
+                    let rest = &self.typed[pos..];
+                    match self.typed_lines.finish(rest) {
+                        Some(Frame::Data(line)) => {
+                            front.on_typed(line, &mut link.to_server, screen)
+                        }
+                        None if !rest.is_empty() => front.on_typed_rest(rest, &mut link.to_server),
+                        _ => {}
                     }
                     pos = self.typed.len();
                     break;

@@ -234,6 +234,8 @@ fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
 pub static PROTOCOL: Protocol = Protocol {
     name: "mesg",
     default_max_users: crate::limits::MESG_MAX_USERS,
+    default_address: "0.0.0.0",
+    min_max_queue: 0,
     start: || Box::new(Parser::new()),
     render,
     render_receipt: super::no_receipts,
@@ -283,6 +285,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
         | Event::NotInChannel
         | Event::Joined { .. }
         | Event::Left { .. } => {}
+        // Told only to `miniserv` clients.
+        Event::Arrived { .. } | Event::Departed { .. } => {}
     }
     Then::Stay
 }

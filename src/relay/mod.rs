@@ -253,6 +253,13 @@ impl Relay {
         self.hub
             .handle(id, Request::Open { fd, pool }, &mut self.deliveries);
         self.deliver();
+        // A dialect that registers on connecting (miniserv): what it tells
+        // others is no request's work, as when a connection closes.
+        let first = self.open_peer(id).and_then(|p| p.dialect.on_open());
+        if let Some(request) = first {
+            self.hub.handle(id, request, &mut self.deliveries);
+            self.deliver();
+        }
     }
 
     fn pool_for(&mut self, protocol: &'static Protocol) -> Pool {
@@ -807,7 +814,11 @@ impl Relay {
     /// over the high water mark. The hot path of a broadcast: one push,
     /// and memory counted again only when the buffer grew.
     fn queue(&mut self, id: ConnId, bytes: &[u8]) -> bool {
-        let (turn, high_water) = (self.turn, self.limit() / HIGH_WATER_DIV);
+        let turn = self.turn;
+        let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+            return false;
+        };
+        let high_water = self.limit_with(floor) / HIGH_WATER_DIV;
         let Some(p) = self.peers[id.0].as_mut().filter(|p| !p.closing) else {
             return false;
         };
@@ -823,7 +834,10 @@ impl Relay {
     /// Queues an answer to `id`'s own request: never judged against its
     /// limit. Returns whether its queue is now over the high water mark.
     fn queue_own(&mut self, id: ConnId, bytes: &[u8]) -> bool {
-        let high_water = self.limit() / HIGH_WATER_DIV;
+        let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+            return false;
+        };
+        let high_water = self.limit_with(floor) / HIGH_WATER_DIV;
         let Some(p) = self.peers[id.0].as_mut().filter(|p| !p.closing) else {
             return false;
         };

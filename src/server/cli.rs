@@ -11,7 +11,7 @@ use crate::cli::{
 use crate::dialect::Protocol;
 use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
-    DEFAULT_STALL_TIMEOUT_SECS,
+    DEFAULT_STALL_TIMEOUT_SECS, MINISERV_MIN_QUEUE,
 };
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -32,6 +32,12 @@ pub fn server_help() -> String {
         })
         .collect();
     let limits = wrap(&limits.join(", "), 23, 54);
+    let protocols = format!(
+        "protocol to speak: {} (default {})",
+        names.join(", "),
+        Protocol::DEFAULT.name
+    );
+    let protocols = wrap(&protocols, 23, 57);
     format!(
         "{SERVER_USAGE}
        pollchat-server [options] [<svr_port>]
@@ -41,9 +47,10 @@ A single-threaded chat server for the classroom chat protocols.
 
 options:
   --address <addr>     address to listen on (default 0.0.0.0: every IPv4
-                       address; :: is every IPv6 and IPv4 address)
+                       address; :: is every IPv6 and IPv4 address; miniserv
+                       127.0.0.1, as its subject says)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
-  --protocol <name>    protocol to speak: {protocols} (default {default})
+  --protocol <name>    {protocols}
   --listen <d>=[<host>]:<port>
                        also serve dialect <d> on <host>:<port> (repeatable;
                        no host means all interfaces). All listeners share one
@@ -53,7 +60,8 @@ options:
                        limit over its own users:
                        {limits})
   --max-queue <bytes>  output a client may leave unread before it is
-                       disconnected (default {DEFAULT_MAX_QUEUE})
+                       disconnected (default {DEFAULT_MAX_QUEUE}; miniserv clients:
+                       at least {MINISERV_MIN_QUEUE})
   --max-total-queue <bytes>
                        bytes all clients' buffers may hold together; past it
                        the clients with the most unread are disconnected
@@ -89,8 +97,6 @@ Under systemd: given listening sockets (LISTEN_PID and LISTEN_FDS set for
 this process), it serves them instead of binding, one per listener in the
 order above (<svr_port> or --port first, then each --listen); one socket
 needs no port. It sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET if set.",
-        protocols = names.join(", "),
-        default = Protocol::DEFAULT.name,
     )
 }
 
@@ -191,7 +197,9 @@ where
     I::Item: Into<OsString>,
 {
     let mut parser = lexopt::Parser::from_args(args);
-    let mut address = "0.0.0.0".to_string();
+    // Unless given, the address is the dialect's default (0.0.0.0, or
+    // miniserv's 127.0.0.1): known once every option has been read.
+    let mut address = None;
     let mut port = None;
     let mut protocol = Protocol::DEFAULT;
     let mut listen = Vec::new();
@@ -211,7 +219,7 @@ where
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Err(CliError::Help),
-            Long("address") => address = parser.value()?.to_string_lossy().into_owned(),
+            Long("address") => address = Some(parser.value()?.to_string_lossy().into_owned()),
             Long("port") => port = Some(parse_port(parser.value()?)?),
             Long("protocol") => protocol = parse_protocol(parser.value()?)?,
             Long("listen") => listen.push(parse_listen(parser.value()?)?),
@@ -248,7 +256,7 @@ where
         log_level = log_level.max(LevelFilter::Info);
     }
     Ok(ServerArgs {
-        address,
+        address: address.unwrap_or_else(|| protocol.default_address.to_string()),
         port,
         protocol,
         listen,
@@ -467,6 +475,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn miniserv_listens_on_loopback_unless_told_otherwise() {
+        let miniserv = &crate::dialect::miniserv::PROTOCOL;
+        let args = parse_server_args(["--protocol", "miniserv", "8081"]).unwrap();
+        assert_eq!(
+            args.config().unwrap().listeners[0].addr,
+            "127.0.0.1:8081".parse().unwrap()
+        );
+        assert_eq!(args.protocol, miniserv);
+        let args = parse_server_args(["8081", "--protocol", "miniserv"]).unwrap();
+        assert_eq!(args.address, "127.0.0.1");
+        let args =
+            parse_server_args(["--address", "0.0.0.0", "--protocol", "miniserv", "1"]).unwrap();
+        assert_eq!(args.address, "0.0.0.0");
+        // Every other dialect keeps its default.
+        let args = parse_server_args(["--protocol", "hello", "1"]).unwrap();
+        assert_eq!(args.address, "0.0.0.0");
     }
 
     #[test]
