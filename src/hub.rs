@@ -32,6 +32,12 @@ pub enum Request<'a> {
     Open { fd: i32, pool: Pool },
     /// Take a name (JOIN, HELLO-FROM, LOGIN, a channels client's first frame).
     Register { name: &'a str },
+    /// Take the name `<prefix><n>`, `n` the hub's next number (from 0,
+    /// never given twice), and from now on hear of every other user's
+    /// arrival and departure ([`Event::Arrived`], [`Event::Departed`]): a
+    /// `miniserv` client on connecting. The prefix must be one no dialect
+    /// admits in a name, so the name is never taken.
+    Arrive { prefix: &'a str },
     /// Give the name back but stay connected (`sendto` LOGOUT).
     Unregister,
     /// Who is registered, in registration order.
@@ -59,6 +65,27 @@ pub enum Request<'a> {
     /// The connection is gone (closed by either side). Always the last
     /// request for a connection.
     Gone,
+}
+
+impl Request<'_> {
+    /// What kind of request this is, for the trace (never its text).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Open { .. } => "open",
+            Request::Register { .. } => "register",
+            Request::Arrive { .. } => "arrive",
+            Request::Unregister => "unregister",
+            Request::List => "list",
+            Request::Direct { .. } => "direct message",
+            Request::Broadcast { .. } => "broadcast",
+            Request::CreateChannel { .. } => "create channel",
+            Request::JoinChannel { .. } => "join channel",
+            Request::ListChannels => "list channels",
+            Request::Say { .. } => "say in channel",
+            Request::Quit => "quit",
+            Request::Gone => "gone",
+        }
+    }
 }
 
 /// One registered user, as LIST shows it.
@@ -131,6 +158,45 @@ pub enum Event {
     },
     /// The answer to `Quit`: the dialect says goodbye (or not) and hangs up.
     Bye,
+    /// Another user took a name: sent only to those who came by
+    /// [`Request::Arrive`].
+    Arrived {
+        who: Rc<str>,
+    },
+    /// Another user gave their name back or left (to the same).
+    Departed {
+        who: Rc<str>,
+    },
+}
+
+/// Something said or done in public, for the transcript (`--transcript`):
+/// what the room saw, not what each member was sent. Recorded only when
+/// [`Deliveries::record_public`] asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Public {
+    /// A user took a name: they are on the server.
+    Arrived { who: Rc<str> },
+    /// A user gave their name back or left.
+    Departed { who: Rc<str> },
+    /// A message to everyone (`BCST`, `SEND *`...), whoever was there.
+    Broadcast { from: Rc<str>, text: Rc<[u8]> },
+    /// A message to a channel's other members.
+    Channel {
+        from: Rc<str>,
+        channel: Rc<str>,
+        text: Rc<[u8]>,
+    },
+    /// A user entered a channel.
+    Entered { who: Rc<str>, channel: Rc<str> },
+    /// A user left a channel.
+    Exited { who: Rc<str>, channel: Rc<str> },
+    /// A message to one user: private, kept only with
+    /// `--transcript-direct`.
+    Direct {
+        from: Rc<str>,
+        to: Rc<str>,
+        text: Rc<[u8]>,
+    },
 }
 
 /// The events produced by one request, each with its recipients.
@@ -142,11 +208,30 @@ pub enum Event {
 pub struct Deliveries {
     items: Vec<(Event, std::ops::Range<usize>)>,
     recipients: Vec<ConnId>,
+    /// What happened in public, and who did it; only when `recording`.
+    public: Vec<(ConnId, Public)>,
+    recording: bool,
 }
 
 impl Deliveries {
     pub fn new() -> Deliveries {
         Deliveries::default()
+    }
+
+    /// From now on, also keep what happens in public ([`Public`]).
+    pub fn record_public(&mut self) {
+        self.recording = true;
+    }
+
+    fn record(&mut self, by: ConnId, what: impl FnOnce() -> Public) {
+        if self.recording {
+            self.public.push((by, what()));
+        }
+    }
+
+    /// What happened in public since the last [`Deliveries::clear`].
+    pub fn public(&self) -> &[(ConnId, Public)] {
+        &self.public
     }
 
     fn send(&mut self, to: ConnId, event: Event) {
@@ -176,6 +261,7 @@ impl Deliveries {
     pub fn clear(&mut self) {
         self.items.clear();
         self.recipients.clear();
+        self.public.clear();
     }
 
     /// Every (recipient, event) pair, for tests.
@@ -212,6 +298,8 @@ struct Member {
     pool: Pool,
     name: Option<Rc<str>>,
     channel: Option<Rc<str>>,
+    /// Came by `Arrive`: is told of arrivals and departures.
+    watches: bool,
 }
 
 fn message(from: Rc<str>, text: &[u8], receipt: Option<ConnId>) -> Event {
@@ -242,6 +330,8 @@ pub struct Hub {
     /// [`crate::limits::MAX_CHANNELS`]; smaller in tests.
     max_channels: usize,
     pools: Vec<PoolCount>,
+    /// The number the next `Arrive` takes.
+    next_number: u64,
 }
 
 impl Default for Hub {
@@ -255,6 +345,7 @@ impl Default for Hub {
             emptied_count: 0,
             max_channels: crate::limits::MAX_CHANNELS,
             pools: Vec::new(),
+            next_number: 0,
         }
     }
 }
@@ -330,7 +421,8 @@ impl Hub {
                 out.send(token, Event::Bye);
             }
             (Request::Register { name }, None) => self.register(token, name, out),
-            (Request::Register { .. }, Some(name)) => {
+            (Request::Arrive { prefix }, None) => self.arrive(token, prefix, out),
+            (Request::Register { .. } | Request::Arrive { .. }, Some(name)) => {
                 let fd = self.member(token).map_or(-1, |m| m.fd);
                 out.send(token, Event::AlreadyRegistered { name, fd });
             }
@@ -348,8 +440,13 @@ impl Hub {
                 self.direct(token, from, to, text, receipt, out)
             }
             (Request::Broadcast { text }, Some(from)) => {
+                let event = message(from.clone(), text, None);
+                if let Event::Message { text, .. } = &event {
+                    let text = text.clone();
+                    out.record(token, || Public::Broadcast { from, text });
+                }
                 let others = self.order.iter().copied().filter(|&t| t != token);
-                out.send_many(others, message(from, text, None));
+                out.send_many(others, event);
             }
             (Request::CreateChannel { name }, Some(me)) => self.create(token, me, name, out),
             (Request::JoinChannel { name }, Some(me)) => match self.channels.get_key_value(name) {
@@ -360,6 +457,26 @@ impl Hub {
                 None => out.send(token, Event::NoSuchChannel { name: name.into() }),
             },
             (Request::Say { text }, Some(from)) => self.say(token, from, text, out),
+        }
+    }
+
+    /// A message from the operator (`from`, a name no user can take) to
+    /// every registered user, in registration order. Recorded as a
+    /// broadcast by `by`, which names no connection.
+    pub fn announce(&mut self, by: ConnId, from: &str, text: &[u8], out: &mut Deliveries) {
+        let event = message(from.into(), text, None);
+        if let Event::Message { from, text, .. } = &event {
+            let (from, text) = (from.clone(), text.clone());
+            out.record(by, || Public::Broadcast { from, text });
+        }
+        out.send_many(self.order.iter().copied(), event);
+    }
+
+    /// A message from the operator to one connection only (why it is
+    /// being disconnected). Not recorded: it is no one else's business.
+    pub fn notify(&mut self, to: ConnId, from: &str, text: &[u8], out: &mut Deliveries) {
+        if self.member(to).is_some() {
+            out.send(to, message(from.into(), text, None));
         }
     }
 
@@ -375,7 +492,43 @@ impl Hub {
             pool,
             name: None,
             channel: None,
+            watches: false,
         });
+    }
+
+    /// `Arrive`: the next number's name, unless the pool is full (the
+    /// number is then not used up, so the ids of those let in stay
+    /// consecutive).
+    fn arrive(&mut self, token: ConnId, prefix: &str, out: &mut Deliveries) {
+        let full = self
+            .member(token)
+            .and_then(|m| self.pools.get(m.pool.0))
+            .is_some_and(|count| count.registered >= count.max);
+        if full {
+            out.send(token, Event::Full);
+            return;
+        }
+        let mut name = format!("{prefix}{}", self.next_number);
+        // Never taken by a prefix no dialect admits; but a name is never
+        // given twice whatever the caller chose.
+        while self.by_name.contains_key(name.as_str()) {
+            self.next_number += 1;
+            name = format!("{prefix}{}", self.next_number);
+        }
+        self.next_number += 1;
+        if let Some(m) = self.member_mut(token) {
+            m.watches = true;
+        }
+        self.register(token, &name, out);
+    }
+
+    /// Those told of arrivals and departures, but `token`.
+    fn watchers_but(&self, token: ConnId) -> Vec<ConnId> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&t| t != token && self.member(t).is_some_and(|m| m.watches))
+            .collect()
     }
 
     /// Who is registered, in registration order, as LIST shows them.
@@ -404,7 +557,12 @@ impl Hub {
         match self.lookup(to) {
             Some(recipient) => {
                 let receipt = receipt.then_some(token);
-                out.send(recipient, message(from, text, receipt));
+                let event = message(from.clone(), text, receipt);
+                if let (Event::Message { text, .. }, Some(to)) = (&event, self.name(recipient)) {
+                    let (text, to) = (text.clone(), to.clone());
+                    out.record(token, || Public::Direct { from, to, text });
+                }
+                out.send(recipient, event);
             }
             None => out.send(token, Event::UnknownRecipient { name: to.into() }),
         }
@@ -426,11 +584,20 @@ impl Hub {
     }
 
     fn say(&mut self, token: ConnId, from: Rc<str>, text: &[u8], out: &mut Deliveries) {
-        let channel = self.member(token).and_then(|m| m.channel.clone());
-        match channel.and_then(|c| self.channels.get(&c)) {
+        let channel_name = self.member(token).and_then(|m| m.channel.clone());
+        match channel_name.as_ref().and_then(|c| self.channels.get(c)) {
             Some(channel) => {
+                let event = message(from.clone(), text, None);
+                if let (Event::Message { text, .. }, Some(name)) = (&event, &channel_name) {
+                    let (text, channel) = (text.clone(), name.clone());
+                    out.record(token, || Public::Channel {
+                        from,
+                        channel,
+                        text,
+                    });
+                }
                 let others = channel.members.iter().copied().filter(|&t| t != token);
-                out.send_many(others, message(from, text, None));
+                out.send_many(others, event);
             }
             None => out.send(token, Event::NotInChannel),
         }
@@ -465,6 +632,9 @@ impl Hub {
         if let Some(m) = self.member_mut(token) {
             m.name = Some(name.clone());
         }
+        out.record(token, || Public::Arrived { who: name.clone() });
+        let watchers = self.watchers_but(token);
+        out.send_many(watchers, Event::Arrived { who: name.clone() });
         out.send(token, Event::Registered { name });
     }
 
@@ -484,6 +654,9 @@ impl Hub {
         self.leave_channel(token, &name, out);
         self.by_name.remove(&name);
         self.order.retain(|&t| t != token);
+        let watchers = self.watchers_but(token);
+        out.send_many(watchers, Event::Departed { who: name.clone() });
+        out.record(token, || Public::Departed { who: name });
     }
 
     /// Removes the channel that has been empty longest, if any is empty.
@@ -506,6 +679,10 @@ impl Hub {
         if let Some(key) = entered.emptied.take() {
             self.empty.remove(&key);
         }
+        out.record(token, || Public::Entered {
+            who: me.clone(),
+            channel: channel.clone(),
+        });
         out.send_many(entered.members.iter().copied(), Event::Joined { who: me });
         entered.members.push(token);
         if let Some(m) = self.member_mut(token) {
@@ -517,6 +694,10 @@ impl Hub {
         let Some(name) = self.member_mut(token).and_then(|m| m.channel.take()) else {
             return;
         };
+        out.record(token, || Public::Exited {
+            who: me.clone(),
+            channel: name.clone(),
+        });
         if let Some(channel) = self.channels.get_mut(&name) {
             channel.members.retain(|&t| t != token);
             out.send_many(
@@ -625,6 +806,141 @@ mod tests {
     fn join(hub: &mut Hub, token: ConnId, name: &str) {
         let got = ask(hub, token, Request::Register { name });
         assert_eq!(got, vec![(token, Event::Registered { name: name.into() })]);
+    }
+
+    /// What `request` recorded as public, with recording on.
+    fn public(hub: &mut Hub, token: ConnId, request: Request<'_>) -> Vec<(ConnId, Public)> {
+        let mut out = Deliveries::new();
+        out.record_public();
+        hub.handle(token, request, &mut out);
+        out.public().to_vec()
+    }
+
+    fn arrive(hub: &mut Hub, token: ConnId) -> Vec<(ConnId, Event)> {
+        ask(hub, token, Request::Arrive { prefix: "c#" })
+    }
+
+    #[test]
+    fn arrivals_are_numbered_from_0_and_numbers_are_never_reused() {
+        let mut hub = hub(3, 10);
+        let got = arrive(&mut hub, A);
+        assert_eq!(got, vec![(A, Event::Registered { name: "c#0".into() })]);
+        let got = arrive(&mut hub, B);
+        let arrived = Event::Arrived { who: "c#1".into() };
+        assert_eq!(
+            got,
+            vec![(A, arrived), (B, Event::Registered { name: "c#1".into() })]
+        );
+        ask(&mut hub, B, Request::Gone);
+        hub.handle(
+            B,
+            Request::Open {
+                fd: 20,
+                pool: Pool(0),
+            },
+            &mut Deliveries::new(),
+        );
+        assert_eq!(
+            arrive(&mut hub, B).last(),
+            Some(&(B, Event::Registered { name: "c#2".into() }))
+        );
+        // Arriving twice is registering twice.
+        let again = arrive(&mut hub, A);
+        assert!(matches!(&again[..], [(A, Event::AlreadyRegistered { .. })]));
+        hub.check_invariants();
+    }
+
+    #[test]
+    fn only_arrivals_hear_of_arrivals_and_departures_and_of_everyone() {
+        let mut hub = hub(3, 10);
+        join(&mut hub, A, "ann");
+        arrive(&mut hub, B);
+        // B hears of C's name being taken; ann hears nothing.
+        let got = ask(&mut hub, C, Request::Register { name: "cy" });
+        assert_eq!(
+            got,
+            vec![
+                (B, Event::Arrived { who: "cy".into() }),
+                (C, Event::Registered { name: "cy".into() })
+            ]
+        );
+        let got = ask(&mut hub, A, Request::Gone);
+        assert_eq!(got, vec![(B, Event::Departed { who: "ann".into() })]);
+        // Its own departure is told to no one who does not watch.
+        assert!(ask(&mut hub, B, Request::Gone).is_empty());
+    }
+
+    #[test]
+    fn a_full_pool_refuses_an_arrival_without_using_its_number() {
+        let mut hub = hub(3, 1);
+        arrive(&mut hub, A);
+        assert_eq!(arrive(&mut hub, B), vec![(B, Event::Full)]);
+        ask(&mut hub, A, Request::Gone);
+        assert_eq!(
+            arrive(&mut hub, C),
+            vec![(C, Event::Registered { name: "c#1".into() })]
+        );
+    }
+
+    #[test]
+    fn public_events_are_recorded_only_when_asked_and_only_when_they_happen() {
+        let mut hub = hub(3, 10);
+        // Off by default: nothing kept.
+        let mut out = Deliveries::new();
+        hub.handle(A, Request::Register { name: "ann" }, &mut out);
+        assert!(out.public().is_empty());
+        let arrived = public(&mut hub, B, Request::Register { name: "bob" });
+        assert_eq!(arrived, vec![(B, Public::Arrived { who: "bob".into() })]);
+        // Refused requests are not events.
+        assert!(public(&mut hub, C, Request::Broadcast { text: b"x" }).is_empty());
+        assert!(public(&mut hub, C, Request::Register { name: "ann" }).is_empty());
+        assert!(public(&mut hub, A, Request::Say { text: b"x" }).is_empty());
+        let said = public(&mut hub, A, Request::Broadcast { text: b"hi" });
+        assert_eq!(
+            said,
+            vec![(
+                A,
+                Public::Broadcast {
+                    from: "ann".into(),
+                    text: b"hi".as_slice().into()
+                }
+            )]
+        );
+        let created = public(&mut hub, A, Request::CreateChannel { name: "168" });
+        assert_eq!(
+            created,
+            vec![(
+                A,
+                Public::Entered {
+                    who: "ann".into(),
+                    channel: "168".into()
+                }
+            )]
+        );
+        let direct = public(
+            &mut hub,
+            A,
+            Request::Direct {
+                to: "bob",
+                text: b"psst",
+                receipt: false,
+            },
+        );
+        assert!(matches!(&direct[..], [(A, Public::Direct { to, .. })] if &**to == "bob"));
+        let gone = public(&mut hub, A, Request::Gone);
+        assert_eq!(
+            gone,
+            vec![
+                (
+                    A,
+                    Public::Exited {
+                        who: "ann".into(),
+                        channel: "168".into()
+                    }
+                ),
+                (A, Public::Departed { who: "ann".into() }),
+            ]
+        );
     }
 
     fn message(from: &str, text: &str, receipt: Option<ConnId>) -> Event {

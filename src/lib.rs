@@ -25,14 +25,19 @@
 //! * [`hub`]: names, user limits, channels and routing, with no I/O at all.
 //! * [`text`]: what users may call themselves and their channels, and how
 //!   one user's text is made harmless before another user or the log sees it.
+//! * [`admin`]: the operator console's commands, bans and answers
+//!   (`--admin`; its sockets are in `server/admin.rs`).
 //! * [`limits`]: every bound the server enforces.
 //! * [`logger`]: status lines on stderr that never block the loop.
+//! * [`trace`]: `--trace`, a status line for every step of every turn.
+//! * [`transcript`]: `--transcript`, the class chat as a file to `tail -f`.
 //! * [`client`]: the interactive client, one poll loop over stdin and the
 //!   socket, with a front end per protocol.
 //! * [`cli`]: what the two command lines share (`server/cli.rs` and
 //!   `client/cli.rs` are the command lines themselves).
 //! * `sim`: the relay driven without sockets, for fuzzing and properties.
 
+pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod dialect;
@@ -45,3 +50,5 @@ pub mod server;
 #[doc(hidden)]
 pub mod sim;
 pub mod text;
+pub mod trace;
+pub mod transcript;

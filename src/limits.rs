@@ -8,6 +8,33 @@
 /// dialect's "too long" reply and discarded up to its end.
 pub const MAX_LINE: usize = 4096;
 
+/// Longest `miniserv` line relayed, not counting its `\n` nor a `\r`
+/// before it (docs/PROTOCOLS.md section 5). The issue asks for lines of at
+/// least 1 MiB relayed whole (a public tester sends one of 364 KB). It is
+/// also the bound on the partial line a `miniserv` connection keeps while
+/// the rest arrives (64 KiB a turn, `READ_BUDGET`), so idle senders of
+/// half lines cost at most this each, all of them within
+/// `--max-total-queue`. A longer line is discarded up to its `\n`. Not
+/// more: a line of L bytes to N clients is N copies of L in the send
+/// queues at once (100 clients, 100 MiB), and a `mesg` or `hello`
+/// recipient of it must still fit its 1 MiB `--max-queue`.
+pub const MINISERV_MAX_LINE: usize = 1 << 20;
+
+/// The least `--max-queue` means for a `miniserv` client: "if they don't
+/// read your message you must NOT disconnect them" (the subject). A lazy
+/// reader is not cut off below this much unread output, unless the server
+/// as a whole is past half its `--max-total-queue` (then every limit
+/// shrinks, see `relay/flow.rs`); eight of the longest lines.
+pub const MINISERV_MIN_QUEUE: usize = 8 << 20;
+
+/// `mesg`: how long a whole command that came in one read without a line
+/// end waits for more before it is taken as a line (from clients that send
+/// each command as one `send()` with no CR or LF, and read the answer
+/// before the next, about 300 ms later). Short enough to answer them well
+/// before that; a line being typed arrives a keystroke per read and never
+/// counts (docs/PROTOCOLS.md 1.1).
+pub const UNTERMINATED_PAUSE_MS: u64 = 150;
+
 /// Longest user name in `mesg` and `hello` (docs/PROTOCOLS.md sections 1 and 2).
 pub const MAX_NAME: usize = 32;
 
@@ -42,6 +69,29 @@ pub const LOG_LINE_ROOM: usize = 512;
 /// Status lines are written in batches of about this much, or at the end
 /// of each loop turn, whichever comes first.
 pub const LOG_WRITE_BATCH: usize = 16 * 1024;
+
+/// Transcript lines (`--transcript`) waiting for the file, at most: past
+/// it, lines are dropped and counted (a full disk; see transcript.rs).
+pub const TRANSCRIPT_PENDING_MAX: usize = 1024 * 1024;
+
+/// Bytes of transcript written in one loop turn, at most, so that a
+/// backlog never makes one turn long.
+pub const TRANSCRIPT_WRITE_MAX: usize = 64 * 1024;
+
+/// Operator console sessions (`--admin`) open at once, at most.
+pub const ADMIN_MAX_SESSIONS: usize = 4;
+
+/// The longest operator command line; a longer one is refused whole.
+pub const ADMIN_LINE_MAX: usize = 4096;
+
+/// Commands one console session runs in one loop turn, and reads it
+/// makes: the rest waits for the next turn, as a client's input does.
+pub const ADMIN_COMMANDS_PER_TURN: usize = 64;
+pub const ADMIN_READS_PER_TURN: usize = 16;
+
+/// Answers a console session may leave unread (WHO on a full server is a
+/// few megabytes) before it is closed.
+pub const ADMIN_OUT_MAX: usize = 16 * 1024 * 1024;
 
 /// Registered users allowed on a `mesg` listener: "up to and including 10"
 /// (the `mesg` assignment).

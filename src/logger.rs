@@ -1,24 +1,38 @@
 //! Status lines on stderr that can never stop the server.
 //!
 //! Graders start the server on a terminal or a pipe and never read it after
-//! `Server is on`. Once that pipe is full (64 KiB on Linux; a terminal nobody
-//! scrolls fills sooner), an ordinary write to stderr blocks, and with one
-//! thread the whole server would freeze with it. `simple_logger`, like
-//! `eprintln!`, writes in blocking mode, so we have this small logger
-//! instead.
+//! `Server is on`; under systemd, stderr is a socket to journald, which can
+//! stall (systemd issue 16456). Once the pipe or socket is full (64 KiB for
+//! a pipe on Linux; a terminal nobody scrolls fills sooner), an ordinary
+//! write to stderr blocks, and with one thread the whole server would
+//! freeze with it. `simple_logger`, like `eprintln!`, writes in blocking
+//! mode, so we have this small logger instead.
 //!
-//! It writes through its own *non-blocking* descriptor for stderr: a fresh
-//! open of `/proc/self/fd/2`, so the flag does not leak into the terminal or
-//! pipe that our parent shares. Lines are gathered in a small bounded buffer
-//! and written in batches, at the latest when the loop's turn ends; when
-//! stderr will not take them and the buffer is full, lines are dropped and
-//! counted, and the count is logged as soon as stderr drains.
+//! It never changes the flags of the descriptor we inherited: that open
+//! file is shared with our parent (a shell, a grader, systemd), and making
+//! it non-blocking would change it for them too. Instead, by what stderr is:
+//!
+//! * a regular file: written as it is (a file never blocks);
+//! * a socket (journald): each write is a `send` with `MSG_DONTWAIT`,
+//!   non-blocking for that call only;
+//! * a pipe or terminal: written through a fresh open of `/proc/self/fd/2`
+//!   with `O_NONBLOCK`, a descriptor of our own.
+//!
+//! One case still blocks: a pipe or terminal when `/proc/self/fd/2` cannot
+//! be opened (no `/proc` mounted, as in some chroots). Then the inherited
+//! descriptor is written as it is, and a warning says so at start-up.
+//!
+//! Lines are gathered in a small bounded buffer and written in batches, at
+//! the latest when the loop's turn ends; when stderr will not take them and
+//! the buffer is full, lines are dropped and counted, and the count is
+//! logged as soon as stderr drains.
 
 use log::{LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::fd::FromRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, ErrorKind, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,9 +40,46 @@ use crate::limits::{
     LOG_LINE_ROOM as LINE_ROOM, LOG_PENDING_MAX as PENDING_MAX, LOG_WRITE_BATCH as WRITE_BATCH,
 };
 
+/// Lines dropped since the start, for the operator's STATS.
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// How many status lines have been dropped since the server started.
+pub fn dropped_lines() -> u64 {
+    DROPPED_TOTAL.load(Ordering::Relaxed)
+}
+
+fn count_drop() {
+    DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Where status lines go (see the module comment).
+enum Out {
+    /// A regular file, or our own non-blocking open of a pipe or terminal.
+    File(File),
+    /// A socket: written with `send(MSG_DONTWAIT)`.
+    Socket(OwnedFd),
+}
+
+impl Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::File(file) => file.write(buf),
+            Out::Socket(fd) => {
+                // MSG_NOSIGNAL: a reader gone is an error, not a SIGPIPE.
+                let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+                // SAFETY: send reads at most `buf.len()` bytes from `buf`.
+                let n =
+                    unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+                // EAGAIN comes back as WouldBlock, kept pending as for a pipe.
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            }
+        }
+    }
+}
+
 struct Sink {
     /// None if stderr was closed when we started: lines go nowhere.
-    out: Option<File>,
+    out: Option<Out>,
     /// Bytes that stderr would not take yet.
     pending: Vec<u8>,
     /// Lines dropped since stderr last took everything.
@@ -42,6 +93,17 @@ struct Sink {
 }
 
 impl Sink {
+    fn new(out: Option<Out>) -> Sink {
+        Sink {
+            out,
+            pending: Vec::new(),
+            dropped: 0,
+            stuck: false,
+            stamp: String::new(),
+            stamp_secs: 0,
+        }
+    }
+
     /// Writes what is pending; true if nothing is left.
     fn drain(&mut self) -> bool {
         let Some(out) = self.out.as_mut() else {
@@ -72,6 +134,7 @@ impl Sink {
         }
         if self.pending.len() + line.len() > PENDING_MAX {
             self.dropped += 1;
+            count_drop();
             return;
         }
         self.pending.extend_from_slice(line);
@@ -91,6 +154,7 @@ impl Sink {
         if self.pending.len() + LINE_ROOM > PENDING_MAX && (self.stuck || !self.drain()) {
             self.stuck = true;
             self.dropped += 1;
+            count_drop();
             return;
         }
         let now = SystemTime::now()
@@ -160,43 +224,52 @@ pub struct Logger {
     sink: Mutex<Sink>,
 }
 
-/// Opens stderr for non-blocking writes without changing the descriptor
-/// we inherited. A regular file never blocks, so it is used as it is.
-fn open_stderr() -> Option<File> {
+/// How status lines will reach the descriptor `fd` (stderr), without
+/// changing its flags; `true` as well if writing them can block (the one
+/// case in the module comment).
+fn open_out(fd: RawFd) -> (Option<Out>, bool) {
     // SAFETY: dup returns a new descriptor (or -1); the File owns only it.
-    let fd = unsafe { libc::dup(2) };
-    if fd < 0 {
-        return None;
+    let dup = unsafe { libc::dup(fd) };
+    if dup < 0 {
+        return (None, false);
     }
-    let inherited = unsafe { File::from_raw_fd(fd) };
-    if inherited.metadata().is_ok_and(|m| m.is_file()) {
-        return Some(inherited);
+    let inherited = unsafe { File::from_raw_fd(dup) };
+    let kind = inherited.metadata().map(|m| m.file_type());
+    if kind.as_ref().is_ok_and(|k| k.is_file()) {
+        return (Some(Out::File(inherited)), false);
     }
+    if kind.as_ref().is_ok_and(|k| k.is_socket()) {
+        return (Some(Out::Socket(inherited.into())), false);
+    }
+    // A pipe, a terminal, /dev/null: a fresh open file of our own, so
+    // O_NONBLOCK does not leak into the one our parent shares.
     let reopened = OpenOptions::new()
         .append(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open("/proc/self/fd/2");
-    // No /proc, or stderr is a socket: fall back to blocking writes.
-    Some(reopened.unwrap_or(inherited))
+        .open(format!("/proc/self/fd/{fd}"));
+    match reopened {
+        Ok(file) => (Some(Out::File(file)), false),
+        Err(_) => (Some(Out::File(inherited)), true),
+    }
 }
 
 impl Logger {
     /// Installs the logger for the whole process.
     pub fn init(level: LevelFilter) -> Result<(), log::SetLoggerError> {
+        let (out, blocking) = open_out(2);
         let logger = Logger {
             level,
-            sink: Mutex::new(Sink {
-                out: open_stderr(),
-                pending: Vec::new(),
-                dropped: 0,
-                stuck: false,
-                stamp: String::new(),
-                stamp_secs: 0,
-            }),
+            sink: Mutex::new(Sink::new(out)),
         };
         // The logger lives as long as the process.
         log::set_logger(Box::leak(Box::new(logger)))?;
         log::set_max_level(level);
+        if blocking {
+            log::warn!(
+                "stderr is a pipe or terminal and /proc/self/fd/2 cannot be opened: \
+                 status lines are written blocking, and an unread stderr can stop the server"
+            );
+        }
         Ok(())
     }
 }
@@ -240,7 +313,7 @@ fn timestamp() -> String {
 /// `2026-11-22T02:31:47` for `secs` since the Unix epoch (UTC), with no
 /// date library: days since the epoch to a civil date (Howard Hinnant's
 /// algorithm).
-fn seconds_stamp(secs: u64) -> String {
+pub(crate) fn seconds_stamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -297,35 +370,14 @@ mod tests {
         assert_eq!(buf, clean);
     }
 
-    #[test]
-    fn a_full_pipe_drops_and_counts_lines_and_reports_them_after() {
-        let mut fds = [0; 2];
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
-            0
-        );
-        let (mut reader, writer) =
-            unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
-        let mut sink = Sink {
-            out: Some(writer),
-            pending: Vec::new(),
-            dropped: 0,
-            stuck: false,
-            stamp: String::new(),
-            stamp_secs: 0,
-        };
-        let line = [b'x'; 1000];
-        // Pipe (64 KiB) and pending buffer (64 KiB) fill; the rest drop.
-        for _ in 0..200 {
-            sink.emit(&line);
-        }
-        assert!(sink.dropped > 0);
-        assert!(sink.pending.len() <= PENDING_MAX);
+    /// Reads `reader` (non-blocking) and flushes `sink` until everything
+    /// is out: the count of dropped lines must come, and no line be cut.
+    fn read_until_drained(sink: &mut Sink, reader: &mut impl std::io::Read) {
         let dropped = sink.dropped;
         let mut all = Vec::new();
         let mut chunk = [0u8; 65536];
         loop {
-            while let Ok(n) = std::io::Read::read(&mut reader, &mut chunk) {
+            while let Ok(n) = reader.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }
@@ -346,5 +398,80 @@ mod tests {
             0,
             "a line was cut"
         );
+    }
+
+    #[test]
+    fn a_full_pipe_drops_and_counts_lines_and_reports_them_after() {
+        let mut fds = [0; 2];
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
+            0
+        );
+        let (mut reader, writer) =
+            unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let mut sink = Sink::new(Some(Out::File(writer)));
+        let line = [b'x'; 1000];
+        // Pipe (64 KiB) and pending buffer (64 KiB) fill; the rest drop.
+        for _ in 0..200 {
+            sink.emit(&line);
+        }
+        assert!(sink.dropped > 0);
+        assert!(sink.pending.len() <= PENDING_MAX);
+        read_until_drained(&mut sink, &mut reader);
+    }
+
+    #[test]
+    fn a_full_socket_drops_and_counts_lines_and_keeps_its_flags() {
+        use std::os::unix::net::UnixStream;
+        // A blocking socket, as journald's is: only our sends are not.
+        let (mut reader, writer) = UnixStream::pair().unwrap();
+        let (out, blocking) = open_out(writer.as_raw_fd());
+        assert!(matches!(out, Some(Out::Socket(_))) && !blocking);
+        let mut sink = Sink::new(out);
+        let line = [b'x'; 1000];
+        // The socket's buffer (about 200 KiB) and the pending buffer fill,
+        // then lines drop. A blocking send would hang here instead.
+        let mut sent = 0;
+        while sink.dropped == 0 {
+            sink.emit(&line);
+            sent += 1;
+            assert!(sent < 100_000, "the socket never filled");
+        }
+        assert!(sink.pending.len() <= PENDING_MAX);
+        let flags = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0, "the shared socket was changed");
+        reader.set_nonblocking(true).unwrap();
+        read_until_drained(&mut sink, &mut reader);
+    }
+
+    #[test]
+    fn stderr_of_each_kind_gets_a_sink_that_cannot_block() {
+        let file = a_temporary_file();
+        let (out, blocking) = open_out(file.as_raw_fd());
+        assert!(matches!(out, Some(Out::File(_))) && !blocking);
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (_reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let (out, blocking) = open_out(writer.as_raw_fd());
+        let Some(Out::File(reopened)) = out else {
+            panic!("a pipe gets a file");
+        };
+        assert!(!blocking);
+        let flags = |fd: RawFd| unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK;
+        assert_ne!(
+            flags(reopened.as_raw_fd()),
+            0,
+            "our own open is non-blocking"
+        );
+        assert_eq!(flags(writer.as_raw_fd()), 0, "the shared pipe is unchanged");
+        assert!(matches!(open_out(-1), (None, false)));
+    }
+
+    /// A regular file that is removed again when dropped.
+    fn a_temporary_file() -> File {
+        let path = std::env::temp_dir().join(format!("pollchat-logger-{}", std::process::id()));
+        let file = File::create(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        file
     }
 }

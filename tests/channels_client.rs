@@ -280,3 +280,50 @@ fn the_client_speaks_whole_frames_both_ways() {
     );
     assert!(status.success());
 }
+
+/// A server that never closes, not even after the client's half-close:
+/// once input has ended, the client leaves when the server has been quiet
+/// a few seconds, with no disconnect line (nobody disconnected).
+#[test]
+fn after_input_ends_a_server_that_never_closes_is_left_once_quiet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = ChatClient::start("Panda", listener.local_addr().unwrap());
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert_eq!(read_frame(&mut peer), padded(b"Panda"));
+    peer.write_all(&padded(b"welcome")).unwrap();
+    let out = format!("[Me] {WIPE}welcome\n[Me] ");
+    client.expect_output(&out);
+    drop(client.stdin.take());
+    // The client's half-close; the server stays.
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).unwrap();
+    let status = client.finish_open(&out, &format!(" {WIPE}welcome\n "));
+    assert!(status.success());
+    drop(peer);
+}
+
+/// Several public servers answer an empty `/list` with a frame of 200
+/// spaces: no message, so nothing is printed for it (as the reference
+/// clients print nothing).
+#[test]
+fn a_frame_of_padding_alone_prints_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = ChatClient::start("Panda", addr);
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert_eq!(read_frame(&mut peer), padded(b"Panda"));
+    client.type_line("/list");
+    assert_eq!(read_frame(&mut peer), padded(b"/list"));
+    let mut answers = padded(b"");
+    answers.extend(padded(b"bye"));
+    peer.write_all(&answers).unwrap();
+    drop(peer);
+    let gone = format!("{WIPE}Server at {addr} has disconnected\n");
+    let status = client.finish(
+        &format!("[Me] [Me] {WIPE}bye\n[Me] {gone}"),
+        &format!("  {WIPE}bye\n {gone}"),
+    );
+    assert!(status.success());
+}

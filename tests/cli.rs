@@ -104,7 +104,8 @@ fn the_readme_shows_the_options_as_help_prints_them() {
         .nth(1)
         .and_then(|rest| rest.split("\n\nStatus lines").next())
         .expect("an options section");
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(
         readme.contains(options),
         "README.md's Options block differs from --help; paste:\n{options}"

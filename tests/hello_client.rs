@@ -9,10 +9,11 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 const WELCOME: &str = "Welcome to Chat Client. Enter your login:";
 
@@ -284,5 +285,117 @@ fn against_a_scripted_server_replies_print_whole_and_never_raw() {
     ]);
     drop(server);
     chat.expect(&format!("Server at {addr} has disconnected"));
+    chat.expect_exit(0);
+}
+
+/// A server that takes one `recv` for one message, as many a student's
+/// does: two requests in one segment are one bad request to it. It answers
+/// the login after `login_delay`. Returns its address and, once the client
+/// has gone, every `recv` it made.
+fn one_recv_per_message_server(
+    login_delay: Duration,
+) -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = conn.read(&mut buf) {
+            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let reply = match got.as_str() {
+                "HELLO-FROM alice\n" => {
+                    // A slow server, not synchronisation.
+                    std::thread::sleep(login_delay);
+                    "HELLO alice\n"
+                }
+                "LIST\n" => "LIST-OK alice,bob\n",
+                "SEND bob hi\n" => "SEND-OK\n",
+                _ => "BAD-RQST-HDR\n",
+            };
+            received.push(got);
+            conn.write_all(reply.as_bytes()).unwrap();
+        }
+        received
+    });
+    (addr, server)
+}
+
+/// Typed all at once, then end of input: every request gets a write of
+/// its own, each after the answer to the one before.
+fn run_script_one_request_per_write(login_delay: Duration) {
+    let (addr, server) = one_recv_per_message_server(login_delay);
+    let mut chat = Chat::start(addr);
+    chat.type_text("alice\n!who\n@bob hi\n!who\n");
+    chat.close_stdin();
+    chat.expect_lines(&[
+        "Successfully logged in as alice!",
+        "There are 2 online users:",
+        "alice",
+        "bob",
+        "The message was sent successfully",
+        "There are 2 online users:",
+        "alice",
+        "bob",
+    ]);
+    chat.expect_exit(0);
+    assert_eq!(
+        server.join().unwrap(),
+        ["HELLO-FROM alice\n", "LIST\n", "SEND bob hi\n", "LIST\n"]
+    );
+}
+
+#[test]
+fn a_piped_script_goes_out_one_request_per_write() {
+    run_script_one_request_per_write(Duration::ZERO);
+}
+
+/// A login answered later than the pace (0.5 s): the lines after it wait
+/// for the answer all the same, and still go one per write.
+#[test]
+fn after_a_slow_login_still_one_request_per_write() {
+    run_script_one_request_per_write(Duration::from_millis(800));
+}
+
+/// A request the server never answers, on a connection it never closes:
+/// once input has ended, the client gives up when the server has been
+/// quiet a few seconds, instead of waiting for ever.
+#[test]
+fn after_input_ends_an_unanswered_request_is_given_up_once_the_server_is_quiet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::start(listener.local_addr().unwrap());
+    let mut server = Scripted::accept(&listener);
+    chat.type_text("alice\n!who\n");
+    chat.close_stdin();
+    server.expect("HELLO-FROM alice");
+    server.send("HELLO alice\n");
+    chat.expect("Successfully logged in as alice!");
+    server.expect("LIST");
+    // No LIST-OK, ever, and the connection stays open.
+    chat.expect_exit(0);
+    drop(server);
+}
+
+/// A server that answers `IN-USE` with no LF and closes at once: it is
+/// still the answer, so the client says so and asks for the next name on
+/// a new connection.
+#[test]
+fn a_last_answer_without_its_lf_still_counts() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut chat = Chat::start(addr);
+    let mut first = Scripted::accept(&listener);
+    chat.type_line("bob");
+    first.expect("HELLO-FROM bob");
+    first.send("IN-USE");
+    drop(first);
+    chat.expect("Cannot log in as bob. That username is already in use.");
+    let mut second = Scripted::accept(&listener);
+    chat.type_line("alice");
+    second.expect("HELLO-FROM alice");
+    second.send("HELLO alice\n");
+    chat.expect("Successfully logged in as alice!");
+    chat.close_stdin();
     chat.expect_exit(0);
 }

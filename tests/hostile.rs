@@ -3,7 +3,7 @@
 //! scale, and what the server does about it (README, "Robustness").
 //!
 //! No test here measures time: fairness and the bound on a turn's work
-//! are read from the server's trace (`--log-level trace` names every turn,
+//! are read from the server's trace (`--trace` names every turn,
 //! every read and the work each turn did), memory from /proc.
 
 mod common;
@@ -32,7 +32,7 @@ fn connect_from(source: Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStream
 fn a_flooder_is_read_at_most_once_and_its_budget_per_turn() {
     // The trace names every turn and every read; a queue limit no flood
     // reaches, as this is about reading only.
-    let server = Server::start(&["--log-level", "trace", "--max-queue", "1000000000"]);
+    let server = Server::start(&["--trace", "--max-queue", "1000000000"]);
     let flooders: Vec<Client> = (0..3).map(|_| Client::connect(server.addr())).collect();
     let mut quiet = Client::connect(server.addr());
     sync(&mut quiet);
@@ -68,7 +68,12 @@ fn a_flooder_is_read_at_most_once_and_its_budget_per_turn() {
         if line.contains("log lines dropped") {
             panic!("the trace lost lines: {line}");
         }
-        if let Some(rest) = line.split("Turn ").nth(1) {
+        // "Turn 12: poll returned 3 events (timeout none)" starts a turn.
+        if let Some(rest) = line
+            .split("Turn ")
+            .nth(1)
+            .filter(|r| r.contains(": poll returned "))
+        {
             turn = rest.split(':').next().unwrap().parse().unwrap();
             turns_with_reads += usize::from(!reads_this_turn.is_empty());
             reads_this_turn.clear();
@@ -101,7 +106,7 @@ fn total_read(server: &Server) -> usize {
         .sum()
 }
 
-/// `Client (7): read 65536 bytes, stopped: budget` as ("7", 65536).
+/// `Client (7): read 65536 bytes in all, stopped: ...` as ("7", 65536).
 fn parse_read(line: &str) -> Option<(String, usize)> {
     let rest = line.split("Client (").nth(1)?;
     let (fd, rest) = rest.split_once("): read ")?;
@@ -424,8 +429,7 @@ fn one_turn_does_a_bounded_amount_of_work_whatever_one_client_sends() {
         "sendto=127.0.0.1:0",
         "--max-queue",
         "10000000",
-        "--log-level",
-        "trace",
+        "--trace",
     ]);
     // Two hundred recipients that never read.
     let recipients: Vec<Client> = (0..200)
@@ -733,4 +737,30 @@ fn a_burst_of_connects_is_never_lost() {
             "client {i} of {total}"
         );
     }
+}
+
+#[test]
+fn a_turn_accepts_at_most_its_slice_from_a_listener() {
+    // 300 connects queue up while the server is stopped, so its next turn
+    // finds them all waiting: it takes one slice (64) per listener, and
+    // the rest in later turns, however often the turn comes back to the
+    // listener.
+    let server = Server::start(&["--trace", "--max-per-ip", "0"]);
+    server.signal(libc::SIGSTOP);
+    let clients: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    server.signal(libc::SIGCONT);
+    server.wait_log_count("listener: accepted Client (", clients.len());
+    let mut per_turn = Vec::new();
+    for line in server.log_lines() {
+        if line.contains(": poll returned ") {
+            per_turn.push(0);
+        } else if line.contains("listener: accepted Client (") {
+            *per_turn.last_mut().unwrap() += 1;
+        }
+    }
+    let most = per_turn.iter().max().copied().unwrap_or(0);
+    assert!(most <= 64, "one turn accepted {most}: {per_turn:?}");
+    assert!(per_turn.iter().filter(|&&n| n > 0).count() >= 5);
 }

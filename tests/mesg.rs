@@ -339,3 +339,101 @@ fn garbage_bytes_do_not_hurt_the_server() {
     drop(c);
     sync(&mut other);
 }
+
+// ----- clients that send no line ends (docs/PROTOCOLS.md 1.1) -------------
+
+/// Reads what arrives within `wait`, all of it.
+fn read_for(c: &mut Client, wait: std::time::Duration) -> String {
+    let mut lines = Vec::new();
+    while let Some(line) = c.try_read_line(wait) {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn commands_sent_without_line_ends_are_answered() {
+    use std::time::Duration;
+    let server = Server::start(&[]);
+    let mut bob = joined(server.addr(), "bob");
+    // A course's clients send each command as one write, with no CR or LF,
+    // and the next about 300 ms later. The pause between is the shape of
+    // the client, not a synchronisation.
+    let mut alice = Client::connect(server.addr());
+    let pause = Duration::from_millis(300);
+    alice.send(b"JOIN alice");
+    alice.expect_line("JOIN alice Request Accepted");
+    std::thread::sleep(pause);
+    alice.send(b"LIST");
+    assert_eq!(
+        list_after_header(&mut alice),
+        [("bob".to_string()), ("alice".to_string())]
+    );
+    std::thread::sleep(pause);
+    alice.send(b"MESG bob hi bob");
+    bob.expect_line("FROM alice: hi bob");
+    std::thread::sleep(pause);
+    alice.send(b"BCST hello all");
+    bob.expect_line("FROM alice: hello all");
+    std::thread::sleep(pause);
+    alice.send(b"QUIT");
+    alice.expect_closed();
+    sync(&mut bob);
+    assert_eq!(read_for(&mut bob, Duration::from_millis(50)), "");
+}
+
+/// The rows of a LIST table whose command was already sent.
+fn list_after_header(c: &mut Client) -> Vec<String> {
+    c.expect_line("USERNAME\tFD");
+    c.expect_line(RULE);
+    let mut names = Vec::new();
+    loop {
+        let line = c.read_line();
+        if line == RULE {
+            return names;
+        }
+        names.push(line.split('\t').next().unwrap().to_string());
+    }
+}
+
+#[test]
+fn a_line_typed_a_byte_at_a_time_is_still_one_command() {
+    use std::time::Duration;
+    let server = Server::start(&[]);
+    let mut alice = Client::connect(server.addr());
+    // Telnet in character mode: a keystroke per segment, slower than the
+    // pause. Nothing may be taken before the line end.
+    for &b in b"JOIN alice" {
+        alice.send(&[b]);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    alice.send(b"\r\n");
+    alice.expect_line("JOIN alice Request Accepted");
+    sync(&mut alice);
+}
+
+#[test]
+fn a_client_that_sent_a_line_end_never_has_a_bare_command_taken() {
+    use std::time::Duration;
+    let server = Server::start(&[]);
+    let mut alice = joined(server.addr(), "alice");
+    alice.send(b"LIST");
+    // Well past the pause: a line client's half line waits for its end.
+    assert_eq!(alice.try_read_line(Duration::from_millis(600)), None);
+    alice.send(b"\r\n");
+    assert_eq!(list_after_header(&mut alice), ["alice".to_string()]);
+}
+
+#[test]
+fn join_tolerates_stray_spaces_around_the_name() {
+    let server = Server::start(&[]);
+    let mut a = Client::connect(server.addr());
+    a.send_line("JOIN ann ");
+    a.expect_line("JOIN ann Request Accepted");
+    let mut b = Client::connect(server.addr());
+    b.send_line("JOIN  bob");
+    b.expect_line("JOIN bob Request Accepted");
+    let mut c = Client::connect(server.addr());
+    c.send_line("JOIN  ");
+    c.expect_line("Invalid Username. Use \"JOIN <username>\" with letters and digits only.");
+}

@@ -357,3 +357,31 @@ fn end_of_input_waits_even_for_much_output() {
     writer.join().unwrap().unwrap();
     c.expect_exit(0);
 }
+
+/// A server that answers the login but never the LIST, and never closes:
+/// once input has ended, the client stops waiting for the reply when the
+/// server has been quiet a few seconds.
+#[test]
+fn after_input_ends_an_unanswered_packet_is_given_up_once_the_server_is_quiet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (hold, held) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+        // LOGIN "al" is 9 bytes, LIST 5; only the first is answered.
+        let mut login = [0u8; 9];
+        socket.read_exact(&mut login).unwrap();
+        socket.write_all(&[0x82, 0, 0, 0, 1, 0]).unwrap();
+        let mut list = [0u8; 5];
+        socket.read_exact(&mut list).unwrap();
+        assert_eq!(list, [0x02, 0, 0, 0, 0]);
+        let _ = held.recv();
+    });
+    let mut c = Chat::start(addr);
+    c.type_raw(b"login al\nlist\n");
+    c.close_stdin();
+    c.expect("Success");
+    c.expect_exit(0);
+    drop(hold);
+}

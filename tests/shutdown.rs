@@ -1,5 +1,6 @@
 //! SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the server cleanly; SIGUSR1
-//! and SIGUSR2 do not stop it.
+//! turns the trace on and off and SIGUSR2 dumps the server's state in the
+//! log: neither stops it.
 
 mod common;
 use common::*;
@@ -45,14 +46,47 @@ fn sigquit_stops_the_server_with_status_0() {
 }
 
 #[test]
-fn sigusr1_and_sigusr2_are_logged_and_the_server_goes_on() {
+fn sigusr1_turns_the_trace_on_and_off_and_the_server_goes_on() {
     let server = Server::start(&[]);
     let mut alice = joined(server.addr(), "alice");
-    for (signal, name) in [(libc::SIGUSR1, "10"), (libc::SIGUSR2, "12")] {
-        server.signal(signal);
-        server.wait_log(&format!("Received signal {name}: nothing to do; ignored"));
-        sync(&mut alice);
-    }
+    let traced = |server: &Server| {
+        server
+            .log_lines()
+            .iter()
+            .filter(|l| l.contains("Client (") && l.contains("): read "))
+            .count()
+    };
+    // Off at the start: a whole exchange leaves no trace.
+    sync(&mut alice);
+    assert_eq!(traced(&server), 0);
+    server.signal(libc::SIGUSR1);
+    server.wait_log("Received signal 10: trace on");
+    sync(&mut alice);
+    server.wait_log("): read ");
+    let on = traced(&server);
+    server.signal(libc::SIGUSR1);
+    server.wait_log("Received signal 10: trace off");
+    // Status lines arrive in order: once a later one is here, every
+    // trace line before it is too.
+    let _carol = joined(server.addr(), "carol");
+    server.wait_log("JOIN carol");
+    let off = traced(&server);
+    sync(&mut alice);
+    let _dave = joined(server.addr(), "dave");
+    server.wait_log("JOIN dave");
+    assert_eq!(traced(&server), off, "traced after the trace went off");
+    assert!(on >= 1 && off >= on);
+    let _bob = joined(server.addr(), "bob");
+}
+
+#[test]
+fn sigusr2_is_logged_and_the_server_goes_on() {
+    let server = Server::start(&[]);
+    let mut alice = joined(server.addr(), "alice");
+    server.signal(libc::SIGUSR2);
+    // What it logs is tested in tests/operator.rs.
+    server.wait_log("Received signal 12: the server's state follows");
+    sync(&mut alice);
     let _bob = joined(server.addr(), "bob");
 }
 
@@ -76,4 +110,48 @@ fn queued_output_is_flushed_before_exit() {
     }
     bob.expect_closed();
     assert_eq!(server.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn sigusr1_under_a_quiet_log_level_says_why_no_trace_shows() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // Not Server::start: at warn, the "Listening on" lines it waits for
+    // are not logged.
+    let mut child = Command::new(common::server_bin())
+        .args([
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "Server is on\n");
+    let (lines, got) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    // SAFETY: kill has no memory effects; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    let line = got
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("no status line after SIGUSR1");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains("Received signal 10: trace on, but --log-level warn hides it"),
+        "no word of the hidden trace: {line}"
+    );
 }

@@ -130,6 +130,9 @@ pub enum Fill {
     /// `drained` is true when the read came back short: the socket was
     /// empty, and edge-triggered readiness will say when more arrives, so
     /// the `read` that would only return `WouldBlock` can be skipped.
+    /// That holds for epoll (and kqueue), which is what the load tool is
+    /// built for; mio's poll(2) backend would need the last read (the
+    /// server and client keep it: docs/WALKTHROUGH.md).
     Data { n: usize, drained: bool },
     /// The server closed the connection.
     Eof,

@@ -57,12 +57,16 @@ impl FrontEnd for Channels {
     }
 
     /// Only whole frames are printed; a partial one waits for the rest.
+    /// A frame of padding alone prints nothing: several servers answer an
+    /// empty `/list` with 200 spaces, and the reference clients show
+    /// nothing for it.
     fn on_server(&mut self, bytes: &[u8], screen: &mut Screen) -> usize {
         let mut pos = 0;
         loop {
             let (used, frame) = self.frames.next_frame(&bytes[pos..]);
             pos += used;
             match frame {
+                Some(Frame::Data(frame)) if strip(frame).is_empty() => {}
                 Some(Frame::Data(frame)) => {
                     over_prompt(screen, strip(frame));
                     screen.raw(PROMPT);
@@ -132,6 +136,17 @@ mod tests {
             shown(screen),
             "\r    \rA\n[Me] \r    \rAlice has joined\n[Me] "
         );
+    }
+
+    #[test]
+    fn a_frame_of_padding_alone_prints_nothing() {
+        let mut front = Channels::new("Panda".into());
+        let mut stream = vec![b' '; FRAME_LEN];
+        stream.extend(b"\t\r\n");
+        stream.resize(2 * FRAME_LEN, b' ');
+        let mut screen = Screen::default();
+        assert_eq!(front.on_server(&stream, &mut screen), 2 * FRAME_LEN);
+        assert_eq!(shown(screen), "");
     }
 
     #[test]

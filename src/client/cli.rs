@@ -11,10 +11,13 @@ usage: pollchat-client [mesg] <host> <port>
        pollchat-client hello --address <host> --port <port>
        pollchat-client channels <name> <host> <port>
        pollchat-client sendto <host> <port>
+       pollchat-client miniserv <host> <port>
 
 An interactive chat client. Each line typed is sent to the server; each line
-the server sends is printed. When standard input ends the client stops
-sending and prints the rest of what the server says.
+the server sends is printed. Piped in (mesg, hello), requests go out one per
+write, each after the server's reply or 0.5 s. When standard input ends the
+client stops sending and prints the rest of what the server says, until the
+server closes or has been quiet for 3 s.
 
 options:
   --address <host>   server host (or give it as <host>)

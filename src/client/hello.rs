@@ -8,11 +8,14 @@
 //! first command if it is accepted. So while a login is answered, typed
 //! lines are held, and handled in order once the answer is in (after a
 //! reconnect, if the server hung up on a refused name). After login nothing
-//! waits: commands go out as typed and replies print as they arrive.
+//! waits: commands go out as typed and replies print as they arrive (piped
+//! in, one request per write, each after the answer to the one before: see
+//! `paced`).
 //!
 //! When input ends, the client exits once every request it sent has been
 //! answered: a hello server never hangs up on its own, and a half-close
-//! would make it hang up before a pending SEND-OK.
+//! would make it hang up before a pending SEND-OK. (A server that never
+//! answers is left by the loop once it has been quiet a few seconds.)
 
 use super::{FrontEnd, Next, Screen};
 use crate::dialect::hello as wire;
@@ -302,6 +305,30 @@ impl FrontEnd for Hello {
         bytes.len()
     }
 
+    /// A server that takes one `recv` for one message gets one; every
+    /// request has an answer, so against any server this costs a round
+    /// trip per line of a script, no more.
+    fn paced(&self) -> bool {
+        true
+    }
+
+    /// While a login is answered, or before the reconnect after a refused
+    /// one, the next line waits with the loop (not here, where it would go
+    /// out together with the lines after it).
+    fn holding(&self) -> bool {
+        !self.held.is_empty() || matches!(self.state, State::LoggingIn(_)) || self.next.is_some()
+    }
+
+    /// A last reply with no LF is still the reply: a server that answers
+    /// `IN-USE` and closes at once is asked again on a new connection.
+    fn on_server_end(&mut self, pending: &[u8], screen: &mut Screen) {
+        if !pending.is_empty() && self.next.is_none() {
+            let mut last = pending.to_vec();
+            last.push(b'\n');
+            self.on_server(&last, screen);
+        }
+    }
+
     fn on_turn(&mut self, to_server: &mut Vec<u8>, screen: &mut Screen) -> bool {
         self.release(to_server, screen);
         self.busy()
@@ -520,6 +547,25 @@ mod tests {
         assert_eq!(run.take_printed(), "");
         assert_eq!(run.server("DELIVERY bob hi\r\nSEND"), 17);
         assert_eq!(run.take_printed(), "From bob: hi\n");
+    }
+
+    #[test]
+    fn a_last_reply_without_its_lf_counts_when_the_server_closes() {
+        let mut run = Run::new();
+        run.take_printed();
+        run.typed("bob");
+        assert_eq!(run.server("IN-USE"), 0);
+        assert_eq!(run.take_printed(), "");
+        run.hello.on_server_end(b"IN-USE", &mut run.screen);
+        assert_eq!(
+            run.take_printed(),
+            "Cannot log in as bob. That username is already in use.\n"
+        );
+        assert_eq!(run.hello.next(), Next::Reconnect);
+        let mut run = logged_in();
+        run.hello
+            .on_server_end(b"DELIVERY bob bye\r", &mut run.screen);
+        assert_eq!(run.take_printed(), "From bob: bye\n");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! Every packet sent gets exactly one reply, so the front end counts the
 //! replies it still waits for. When standard input ends it waits for them,
 //! then closes and exits as `exit` does: `printf 'login al\nlist\n' |
-//! pollchat-client sendto ...` prints both answers, every time.
+//! pollchat-client sendto ...` prints both answers, every time. (A server
+//! that never answers is left by the loop once it has been quiet a few
+//! seconds.)
 
 use super::{FrontEnd, Next, Screen};
 use crate::dialect::sendto::packet::{self, ClientPacket, ServerPacket, Status, MAX_STRING};

@@ -17,7 +17,7 @@
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, IsTerminal, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -75,6 +75,19 @@ impl Stdin {
         }
     }
 
+    /// Stdin has said `WouldBlock`: ask the poll to watch it again. We read
+    /// it ourselves, not through mio, and mio's poll(2) backend watches a
+    /// descriptor again only after an I/O call through mio has seen
+    /// `WouldBlock` (on epoll this is one cheap `epoll_ctl`, and changes
+    /// nothing).
+    pub fn watch_again(&self, registry: &Registry, token: Token) {
+        if !self.polled || self.eof {
+            return;
+        }
+        let fd = self.own.as_ref().map_or(STDIN, |own| own.as_raw_fd());
+        let _ = registry.reregister(&mut SourceFd(&fd), token, Interest::READABLE);
+    }
+
     /// Whether the loop must come back to us without waiting (a file).
     pub fn wants_turn(&self) -> bool {
         !self.polled && !self.eof
@@ -82,6 +95,11 @@ impl Stdin {
 
     pub fn is_eof(&self) -> bool {
         self.eof
+    }
+
+    /// A person is typing (fd 0 is a terminal), not a pipe or a file.
+    pub fn is_terminal(&self) -> bool {
+        io::stdin().is_terminal()
     }
 
     /// Reads what is available into `buf`. Returns the bytes read; zero

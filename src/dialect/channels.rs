@@ -289,6 +289,8 @@ fn put_channel_list(out: &mut Vec<u8>, names: &[Rc<str>]) {
 pub static PROTOCOL: Protocol = Protocol {
     name: "channels",
     default_max_users: usize::MAX,
+    default_address: "0.0.0.0",
+    min_max_queue: 0,
     start: || Box::new(Parser::new()),
     render,
     render_receipt: super::no_receipts,
@@ -341,6 +343,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
         | Event::NotRegistered
         | Event::Users(_)
         | Event::UnknownRecipient { .. } => {}
+        // Told only to `miniserv` clients.
+        Event::Arrived { .. } | Event::Departed { .. } => {}
     }
     Then::Stay
 }

@@ -183,6 +183,8 @@ fn send<'a>(body: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
 pub static PROTOCOL: Protocol = Protocol {
     name: "hello",
     default_max_users: crate::limits::HELLO_MAX_USERS,
+    default_address: "0.0.0.0",
+    min_max_queue: 0,
     start: || Box::new(Parser::new()),
     render,
     render_receipt,
@@ -262,6 +264,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
         | Event::NotInChannel
         | Event::Joined { .. }
         | Event::Left { .. } => {}
+        // Told only to `miniserv` clients.
+        Event::Arrived { .. } | Event::Departed { .. } => {}
     }
     Then::Stay
 }

@@ -51,6 +51,10 @@ fn already_registered(out: &mut Vec<u8>, name: &str, fd: i32) {
 pub struct Parser {
     telnet: TelnetFilter,
     lines: LineFramer,
+    /// Whether the client ever sent a line end or a telnet command: then it
+    /// is a telnet or a line-based client, and a command without its line
+    /// end is never taken for a whole one (see [`Dialect::unterminated`]).
+    line_client: bool,
 }
 
 impl Default for Parser {
@@ -64,6 +68,7 @@ impl Parser {
         Parser {
             telnet: TelnetFilter::new(),
             lines: LineFramer::new(MAX_LINE),
+            line_client: false,
         }
     }
 }
@@ -77,7 +82,20 @@ impl Dialect for Parser {
         &mut self.lines
     }
 
+    /// A whole command sent in one `send()` with no line end at all, by a
+    /// client that has never sent one (a course's clients do this, and wait
+    /// for the answer before sending the next command): after a pause with
+    /// nothing more, it is taken as a line. Never for a telnet (it sends
+    /// CR LF, and its option negotiation marks it at once), nor a line
+    /// still being typed (that arrives in many reads, see the relay).
+    fn unterminated(&self, tail: &[u8]) -> bool {
+        !self.line_client && is_whole_command(tail)
+    }
+
     fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
+        if data.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0xFF) {
+            self.line_client = true;
+        }
         self.telnet.filter(data, reply)
     }
 
@@ -135,9 +153,35 @@ impl Dialect for Parser {
 
 /// The name is the one the client typed, echoed: sanitised like any text
 /// from a peer, so it cannot carry a line end, an escape or a telnet command.
+/// Whether `line` is a whole command as a client that sends no line ends
+/// would send it: its command word and every argument it needs.
+fn is_whole_command(line: &[u8]) -> bool {
+    let (command, rest) = split_word(line);
+    let rest = rest.map(trim_spaces).unwrap_or_default();
+    match command {
+        b"LIST" | b"QUIT" | b"PING" => rest.is_empty(),
+        b"JOIN" | b"BCST" => !rest.is_empty(),
+        b"MESG" => split_word(rest).1.is_some_and(|text| !text.is_empty()),
+        _ => false,
+    }
+}
+
+/// `text` without spaces at either end.
+fn trim_spaces(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| b != b' ').unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
+    &text[start..end]
+}
+
 /// `JOIN <name>`: registration is checked before the name, and a name is
-/// checked before the hub sees it.
+/// checked before the hub sees it. Spaces around the name are not part of
+/// it (`JOIN  ann ` registers `ann`): the assignment promises clients need
+/// no validation, and student clients do send them.
 fn join<'a>(name: &'a [u8], from: Sender<'_>, reply: &mut Vec<u8>) -> Action<'a> {
+    let name = trim_spaces(name);
     let fd = from.fd;
     info!("Client ({fd}): JOIN {}", shown(name));
     if let Some(mine) = from.name {
@@ -190,6 +234,8 @@ fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
 pub static PROTOCOL: Protocol = Protocol {
     name: "mesg",
     default_max_users: crate::limits::MESG_MAX_USERS,
+    default_address: "0.0.0.0",
+    min_max_queue: 0,
     start: || Box::new(Parser::new()),
     render,
     render_receipt: super::no_receipts,
@@ -239,6 +285,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
         | Event::NotInChannel
         | Event::Joined { .. }
         | Event::Left { .. } => {}
+        // Told only to `miniserv` clients.
+        Event::Arrived { .. } | Event::Departed { .. } => {}
     }
     Then::Stay
 }
@@ -308,11 +356,54 @@ mod tests {
             "JOIN ",
             "JOIN al ice",
             "JOIN al-ice",
-            "JOIN  alice",
             &format!("JOIN {}", "a".repeat(33)),
         ] {
             assert_eq!(frame(bad, None), (invalid.clone(), None), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn spaces_around_a_join_name_are_not_part_of_it() {
+        for line in ["JOIN ann ", "JOIN  ann", "JOIN   ann  "] {
+            assert_eq!(
+                frame(line, None),
+                (String::new(), Some(Request::Register { name: "ann" })),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_command_is_one_the_dialect_could_answer() {
+        for whole in [
+            "JOIN ann",
+            "LIST",
+            "QUIT",
+            "PING",
+            "MESG bob hi there",
+            "BCST hi",
+        ] {
+            assert!(is_whole_command(whole.as_bytes()), "{whole:?}");
+        }
+        for part in [
+            "JOI",
+            "JOIN",
+            "JOIN ",
+            "MESG bob",
+            "MESG bob ",
+            "BCST",
+            "LIS",
+            "hello",
+        ] {
+            assert!(!is_whole_command(part.as_bytes()), "{part:?}");
+        }
+        let mut p = Parser::new();
+        assert!(p.unterminated(b"LIST"));
+        p.decode(&mut b"PING\r\n".to_vec(), &mut Vec::new());
+        assert!(!p.unterminated(b"LIST"), "a client that sent a line end");
+        let mut telnet = Parser::new();
+        telnet.decode(&mut [0xFF, 0xFB, 0x18], &mut Vec::new());
+        assert!(!telnet.unterminated(b"LIST"), "a telnet that negotiated");
     }
 
     #[test]

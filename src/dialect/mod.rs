@@ -12,6 +12,7 @@
 pub mod channels;
 pub mod hello;
 pub mod mesg;
+pub mod miniserv;
 pub mod sendto;
 
 use crate::framing::{Frame, Framer};
@@ -26,6 +27,13 @@ pub struct Protocol {
     /// The limit on its registered users unless `--max-users` says
     /// otherwise (docs/PROTOCOLS.md, "Across dialects").
     pub default_max_users: usize,
+    /// Where `--protocol <name> <port>` listens without `--address`.
+    pub default_address: &'static str,
+    /// The least `--max-queue` means for this dialect's clients (0: none,
+    /// `--max-queue` as given). A dialect with one promises its clients
+    /// may read lazily, so its clients never hold a sender back either
+    /// (see `relay/flow.rs`).
+    pub min_max_queue: usize,
     /// A fresh parser for a connection that was just accepted.
     pub start: fn() -> Box<dyn Dialect>,
     /// Appends `event` as this protocol's clients see it. The result
@@ -40,11 +48,12 @@ pub struct Protocol {
 
 impl Protocol {
     /// Every protocol, in the order `--help` lists them.
-    pub const ALL: [&'static Protocol; 4] = [
+    pub const ALL: [&'static Protocol; 5] = [
         &mesg::PROTOCOL,
         &hello::PROTOCOL,
         &channels::PROTOCOL,
         &sendto::PROTOCOL,
+        &miniserv::PROTOCOL,
     ];
 
     /// What a server or client speaks unless told otherwise: the dialect
@@ -128,6 +137,22 @@ pub trait Dialect {
     fn decode(&mut self, data: &mut [u8], reply: &mut Vec<u8>) -> usize {
         let _ = reply;
         data.len()
+    }
+
+    /// A request to make for the connection as soon as it is accepted,
+    /// before it sends anything (`miniserv` clients are numbered and
+    /// announced on connecting). Most dialects wait to be asked.
+    fn on_open(&mut self) -> Option<Request<'static>> {
+        None
+    }
+
+    /// Whether `tail`, input without its terminator that arrived in one
+    /// read, is a whole message to take as it is if nothing more comes
+    /// after a short pause. Only `mesg` says yes, and only for clients
+    /// that never send line ends.
+    fn unterminated(&self, tail: &[u8]) -> bool {
+        let _ = tail;
+        false
     }
 
     /// Handles one frame, appending any reply the dialect makes on its own

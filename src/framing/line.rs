@@ -14,6 +14,9 @@
 //!   messages end in `\n` alone. One `\r` before the `\n` is dropped (for
 //!   clients that send `\r\n`), a `\r` anywhere else is text, and bytes
 //!   without a `\n` when the peer closes are not a message.
+//! * Exact ([`LineFramer::exact`], `miniserv`): a line is everything up to
+//!   a `\n`, byte for byte: a `\r` before it is kept, an empty line is a
+//!   line, and bytes without a `\n` when the peer closes are not one.
 
 use super::{Frame, Framer};
 
@@ -28,6 +31,8 @@ pub struct LineFramer {
     max: usize,
     /// Only `\n` ends a line (see the module notes).
     newline_only: bool,
+    /// Newline only, and nothing is dropped: no `\r`, no empty line.
+    exact: bool,
     /// Bytes of the kept partial line already known to hold no terminator.
     scanned: usize,
     /// Inside an over-long line that was already reported.
@@ -40,6 +45,7 @@ impl LineFramer {
         LineFramer {
             max,
             newline_only: false,
+            exact: false,
             scanned: 0,
             discarding: false,
         }
@@ -50,6 +56,17 @@ impl LineFramer {
         LineFramer {
             newline_only: true,
             ..LineFramer::new(max)
+        }
+    }
+
+    /// Lines end at `\n` only and are kept whole: a `\r` before the `\n`
+    /// stays, and empty lines count. At most `max` bytes, not counting
+    /// the `\n` nor a `\r` right before it, so a client that ends its
+    /// lines in CR LF has the same room as one that sends LF.
+    pub fn exact(max: usize) -> LineFramer {
+        LineFramer {
+            exact: true,
+            ..LineFramer::newline_only(max)
         }
     }
 
@@ -88,7 +105,8 @@ impl Framer for LineFramer {
             };
             let end = from + i;
             self.scanned = 0;
-            let mut line = &rest[..end];
+            let whole = &rest[..end];
+            let mut line = whole;
             if self.newline_only {
                 line = line.strip_suffix(b"\r").unwrap_or(line);
             }
@@ -97,6 +115,8 @@ impl Framer for LineFramer {
                 self.discarding = false;
             } else if line.len() > self.max {
                 return (pos, Some(Frame::TooLong));
+            } else if self.exact {
+                return (pos, Some(Frame::Data(whole)));
             } else if !line.is_empty() {
                 return (pos, Some(Frame::Data(line)));
             }
@@ -105,7 +125,7 @@ impl Framer for LineFramer {
 
     /// Telnet style, a last line without a terminator still counts when
     /// the peer closes: `printf 'QUIT' | nc host port` means QUIT. Newline
-    /// only, it is not a message.
+    /// only (and exact), it is not a message.
     fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
         let discarding = std::mem::replace(&mut self.discarding, false);
         self.scanned = 0;
@@ -219,6 +239,34 @@ mod tests {
         assert_eq!(nl_lines(b"a\nLIST\r", &[2]), vec![data("a")]);
     }
 
+    fn exact_lines(input: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
+        split_all(&mut LineFramer::exact(8), input, cuts)
+    }
+
+    #[test]
+    fn exact_keeps_every_byte_and_every_empty_line() {
+        let got = exact_lines(b"a\n\nb\r\n\r\nc\rd\n", &[]);
+        assert_eq!(
+            got,
+            vec![data("a"), data(""), data("b\r"), data("\r"), data("c\rd")]
+        );
+        assert_eq!(
+            exact_lines(b"a\nb\n", &[1, 2, 3]),
+            vec![data("a"), data("b")]
+        );
+    }
+
+    #[test]
+    fn exact_counts_max_without_the_line_end_and_drops_the_last_partial_line() {
+        assert_eq!(exact_lines(b"12345678\n", &[4]), vec![data("12345678")]);
+        assert_eq!(exact_lines(b"12345678\r\n", &[8]), vec![data("12345678\r")]);
+        assert_eq!(
+            exact_lines(b"123456789\nok\n", &[3]),
+            vec![None, data("ok")]
+        );
+        assert_eq!(exact_lines(b"a\nrest", &[]), vec![data("a")]);
+    }
+
     /// What the framer must produce, written the obvious way: split at
     /// every `\n`, drop one `\r`, skip empties; the unterminated tail is
     /// reported only if it is already too long to be legal.
@@ -256,6 +304,28 @@ mod tests {
                 prop_assert!(!frame.is_empty() && frame.len() <= 8);
                 prop_assert!(!frame.iter().any(|&b| b == b'\n' || b == b'\r'));
             }
+        }
+
+        #[test]
+        fn exact_frames_match_a_split_at_every_newline(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), any::<u8>()], 0..200),
+            mut cuts in proptest::collection::vec(0usize..200, 0..20),
+        ) {
+            cuts.sort_unstable();
+            let whole = exact_lines(&input, &[]);
+            let mut model = Vec::new();
+            let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+            let tail = pieces.pop().unwrap_or_default();
+            for raw in pieces {
+                let body = raw.strip_suffix(b"\r").unwrap_or(raw);
+                model.push((body.len() <= 8).then(|| raw.to_vec()));
+            }
+            if tail.len() > 9 {
+                model.push(None);
+            }
+            prop_assert_eq!(&whole, &model);
+            prop_assert_eq!(&exact_lines(&input, &cuts), &whole);
         }
 
         #[test]

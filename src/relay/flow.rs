@@ -4,7 +4,9 @@
 //!   others sent it is still over its limit after the loop has offered its
 //!   socket everything: judged at the end of a turn, after the flush,
 //!   never while the turn's output is being built. Answers to its own
-//!   requests never count: a reply always gets through.
+//!   requests never count: a reply always gets through. A dialect may
+//!   raise the limit for its clients (`miniserv`: 8 MiB, lazy readers
+//!   are allowed); such a client never holds a sender back.
 //! * **Back-pressure.** A sender that fills a recipient past the high
 //!   water mark is paused until the recipient drains to the low water
 //!   mark, so a flooder is slowed to its readers' speed instead of its
@@ -31,10 +33,13 @@ use log::warn;
 
 impl Relay {
     /// The limit on one connection's unread output now: `--max-queue`
-    /// while the server as a whole has room, shrinking towards
-    /// [`MIN_QUEUE`] as the total passes half its budget.
-    pub(super) fn limit(&self) -> usize {
-        let (max_queue, max_total) = (self.settings.max_queue, self.settings.max_total_queue);
+    /// (raised to `floor`, its dialect's `Protocol::min_max_queue`: a
+    /// `miniserv` client may read lazily) while the server as a whole has
+    /// room, shrinking towards [`MIN_QUEUE`] as the total passes half its
+    /// budget.
+    pub(super) fn limit_with(&self, floor: usize) -> usize {
+        let max_queue = self.settings.max_queue.max(floor);
+        let max_total = self.settings.max_total_queue;
         let half = max_total / 2;
         if self.total <= half || half == 0 {
             return max_queue;
@@ -84,14 +89,20 @@ impl Relay {
         let Some(sender) = self.sender else {
             return;
         };
-        let high_water = self.limit() / HIGH_WATER_DIV;
         let Some(r) = self.open_peer(recipient) else {
             return;
         };
-        if r.out.pending() <= high_water {
+        // A client that may read lazily never holds anyone back: held for
+        // it, its senders would go quiet to everyone, and the stall
+        // timeout would cut it off far below its limit.
+        let (floor, r_tag, r_pending) = (
+            r.protocol.min_max_queue,
+            (recipient, r.serial),
+            r.out.pending(),
+        );
+        if floor > 0 || r_pending <= self.limit_with(floor) / HIGH_WATER_DIV {
             return;
         }
-        let r_tag = (recipient, r.serial);
         let Some(s) = self.open_peer(sender) else {
             return;
         };
@@ -101,6 +112,10 @@ impl Relay {
         }
         s.input = Input::Paused(Pause::Backlog(r_tag));
         let s_tag = (sender, s.serial);
+        crate::trace_line!(
+            "Client ({}): held back: a recipient it fills has {r_pending} bytes waiting",
+            s.fd
+        );
         if let Some(r) = self.open_peer(recipient) {
             r.waiters.push(s_tag);
         }
@@ -109,7 +124,10 @@ impl Relay {
     /// After a write: lets go the senders held behind `id`'s backlog once
     /// it is down to its low water mark.
     pub(super) fn wake_if_drained(&mut self, id: ConnId) {
-        let low_water = self.limit() / LOW_WATER_DIV;
+        let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+            return;
+        };
+        let low_water = self.limit_with(floor) / LOW_WATER_DIV;
         if self
             .open_peer(id)
             .is_some_and(|p| p.out.pending() <= low_water)
@@ -158,8 +176,11 @@ impl Relay {
     /// output this turn and that still has more of it waiting than its
     /// limit is not reading, and is cut off.
     pub(super) fn judge_limits(&mut self) {
-        let limit = self.limit();
         for id in std::mem::take(&mut self.fed) {
+            let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+                continue;
+            };
+            let limit = self.limit_with(floor);
             let Some(p) = self.open_peer(id) else {
                 continue;
             };
@@ -207,6 +228,7 @@ impl Relay {
         if let Some(p) = self.open_peer(id) {
             p.out.discard();
             p.tail = Vec::new();
+            self.counters.cut_offs += 1;
             self.account(id);
             self.close(id, Hangup::NotReading);
         }

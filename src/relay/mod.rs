@@ -23,6 +23,7 @@
 //! `send_queue.rs`.
 
 mod flow;
+mod operator;
 mod peer;
 pub mod receipts;
 pub mod send_queue;
@@ -34,8 +35,9 @@ use crate::framing::Frame;
 use crate::hub::{Deliveries, Event, Hub, Pool, Request};
 use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
-    DEFAULT_STALL_TIMEOUT_SECS, DELIVERY_COST, HIGH_WATER_DIV,
+    DEFAULT_STALL_TIMEOUT_SECS, DELIVERY_COST, HIGH_WATER_DIV, UNTERMINATED_PAUSE_MS,
 };
+use crate::transcript::Transcript;
 use log::{info, warn};
 use peer::{Input, Pause, Peer};
 use std::time::{Duration, Instant};
@@ -69,6 +71,10 @@ pub struct Settings {
     /// Cut off a client that keeps a sender waiting while its socket has
     /// taken nothing for this long.
     pub stall_timeout: Option<Duration>,
+    /// Keep a transcript of what is said in public (`--transcript`), and
+    /// of direct messages too (`--transcript-direct`).
+    pub transcript: bool,
+    pub transcript_direct: bool,
 }
 
 impl Default for Settings {
@@ -80,7 +86,17 @@ impl Default for Settings {
             idle_timeout: None,
             login_timeout: Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS)),
             stall_timeout: Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS)),
+            transcript: false,
+            transcript_direct: false,
         }
+    }
+}
+
+/// The size of a frame, for the trace.
+fn frame_size(frame: &Frame<'_>) -> String {
+    match frame {
+        Frame::Data(data) => data.len().to_string(),
+        Frame::TooLong => "too many".to_string(),
     }
 }
 
@@ -105,6 +121,18 @@ pub enum Hangup {
     NotReading,
     /// Its socket failed (the loop said so): nothing can be written.
     Failed,
+}
+
+impl Hangup {
+    /// Why, in the words of the trace.
+    pub fn why(self) -> &'static str {
+        match self {
+            Hangup::Goodbye => "the server hung up (its last reply written first)",
+            Hangup::Finished => "the client closed and has everything it was owed",
+            Hangup::NotReading => "the client is not reading",
+            Hangup::Failed => "its socket failed",
+        }
+    }
 }
 
 /// What the relay asks of the loop.
@@ -151,12 +179,35 @@ pub struct Relay {
     /// time memory was handed back.
     total: usize,
     total_peak: usize,
+    /// Commands sent without line ends, waiting out their pause: (when,
+    /// who). Entries a later read made moot are skipped when due.
+    bursts: Vec<(Instant, Tag)>,
+    /// What was said in public, for the loop to write to the transcript
+    /// file; `None` without `--transcript`.
+    transcript: Option<Transcript>,
+    /// Totals since the start, for the operator's STATS.
+    counters: Counters,
+}
+
+/// Totals since the server started (see `operator.rs`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Connections cut off for not reading (their queue, the total
+    /// budget, a stall).
+    pub cut_offs: u64,
 }
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
         let mut hub = Hub::new();
         let shared_pool = settings.max_users.map(|n| hub.add_pool(n));
+        let mut deliveries = Deliveries::new();
+        let transcript = settings.transcript.then(|| {
+            deliveries.record_public();
+            Transcript::new(settings.transcript_direct)
+        });
         Relay {
             hub,
             peers: Vec::new(),
@@ -164,7 +215,7 @@ impl Relay {
             pools: Vec::new(),
             shared_pool,
             effects: Vec::new(),
-            deliveries: Deliveries::new(),
+            deliveries,
             reply: Vec::new(),
             rendered: Vec::new(),
             sender: None,
@@ -176,6 +227,9 @@ impl Relay {
             turn_work: 0,
             total: 0,
             total_peak: 0,
+            bursts: Vec::new(),
+            transcript,
+            counters: Counters::default(),
         }
     }
 
@@ -199,6 +253,13 @@ impl Relay {
         self.hub
             .handle(id, Request::Open { fd, pool }, &mut self.deliveries);
         self.deliver();
+        // A dialect that registers on connecting (miniserv): what it tells
+        // others is no request's work, as when a connection closes.
+        let first = self.open_peer(id).and_then(|p| p.dialect.on_open());
+        if let Some(request) = first {
+            self.hub.handle(id, request, &mut self.deliveries);
+            self.deliver();
+        }
     }
 
     fn pool_for(&mut self, protocol: &'static Protocol) -> Pool {
@@ -230,6 +291,7 @@ impl Relay {
         if p.closing {
             return;
         }
+        self.counters.bytes_in += data.len() as u64;
         p.last_input = now;
         if !p.may_read() {
             // Paused since the loop last asked: keep it, in order.
@@ -245,7 +307,10 @@ impl Relay {
             self.reply = reply;
         }
         let data = &data[..n];
-        let mut tail = std::mem::take(&mut self.peers[id.0].as_mut().expect("open").tail);
+        let p = self.peers[id.0].as_mut().expect("open");
+        p.burst = None;
+        let mut tail = std::mem::take(&mut p.tail);
+        let fresh = tail.is_empty();
         if tail.is_empty() {
             // The usual case: frames are handled where they were read.
             let used = self.on_frames(id, data);
@@ -256,7 +321,57 @@ impl Relay {
             tail.drain(..used);
         }
         self.keep_tail(id, tail);
+        if fresh {
+            self.maybe_burst(id);
+        }
         self.enforce_budget();
+    }
+
+    /// What a whole read left without a line end may be a whole command
+    /// from a client that sends none: if nothing more comes within
+    /// [`UNTERMINATED_PAUSE_MS`], it is taken as one (see `timers`).
+    fn maybe_burst(&mut self, id: ConnId) {
+        let now = self.now;
+        let Some(p) = self.open_peer(id) else {
+            return;
+        };
+        if p.input == Input::Open && !p.tail.is_empty() && p.dialect.unterminated(&p.tail) {
+            let at = now + Duration::from_millis(UNTERMINATED_PAUSE_MS);
+            p.burst = Some(at);
+            let tag = (id, p.serial);
+            self.bursts.push((at, tag));
+        }
+    }
+
+    /// When the next timer is due (the loop's poll waits no longer).
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.bursts.iter().map(|&(at, _)| at).min()
+    }
+
+    /// Runs the timers that are due: a command that came without a line
+    /// end, and nothing after it for the pause, is handled as a line.
+    pub fn timers(&mut self) {
+        let now = self.now;
+        if !self.bursts.iter().any(|&(at, _)| at <= now) {
+            return;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            self.bursts.drain(..).partition(|&(at, _)| at <= now);
+        self.bursts = waiting;
+        for (at, (id, serial)) in due {
+            let Some(p) = self.open_peer(id) else {
+                continue;
+            };
+            if p.serial != serial || p.burst != Some(at) || p.input != Input::Open {
+                continue;
+            }
+            p.burst = None;
+            let tail = std::mem::take(&mut p.tail);
+            if let Some(frame) = p.dialect.framer().finish(&tail) {
+                self.on_frame(id, frame);
+            }
+            self.account(id);
+        }
     }
 
     /// The loop serves `id` again (it asked with [`Effect::Serve`]): the
@@ -319,6 +434,7 @@ impl Relay {
         };
         p.flush_asked = false;
         p.out.consumed(n, now);
+        self.counters.bytes_out += n as u64;
         if p.closing {
             // A last write before hanging up.
             return;
@@ -388,6 +504,11 @@ impl Relay {
     #[doc(hidden)]
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// The transcript's lines waiting for the file (`--transcript`).
+    pub fn transcript_mut(&mut self) -> Option<&mut Transcript> {
+        self.transcript.as_mut()
     }
 
     // ----- now and then -------------------------------------------------
@@ -556,8 +677,17 @@ impl Relay {
             fd: p.fd,
             name: self.hub.name(id).map(|n| &**n),
         };
+        let (fd, size) = (p.fd, frame_size(&frame));
         self.reply.clear();
         let action = p.dialect.on_frame(frame, from, &mut self.reply);
+        crate::trace_line!(
+            "Client ({fd}): frame of {size} bytes: {}",
+            match &action {
+                Action::Request(request) => request.name(),
+                Action::Done(Then::Stay) => "answered by its dialect",
+                Action::Done(Then::HangUp) => "its dialect hangs up",
+            }
+        );
         self.sender = Some(id);
         if !self.reply.is_empty() {
             let reply = std::mem::take(&mut self.reply);
@@ -583,7 +713,19 @@ impl Relay {
 
     /// Renders what the hub answered into the recipients' send queues.
     fn deliver(&mut self) {
-        let deliveries = std::mem::take(&mut self.deliveries);
+        // A delivery can close a connection, which asks the hub again: that
+        // answer goes to a fresh outbox, recording as this one does.
+        let mut fresh = Deliveries::new();
+        if self.transcript.is_some() {
+            fresh.record_public();
+        }
+        let deliveries = std::mem::replace(&mut self.deliveries, fresh);
+        if let Some(transcript) = self.transcript.as_mut() {
+            for (by, what) in deliveries.public() {
+                let dialect = self.peers.get(by.0).and_then(Option::as_ref);
+                transcript.record(dialect.map_or("admin", |p| p.protocol.name), what);
+            }
+        }
         let mut rendered = std::mem::take(&mut self.rendered);
         for (event, to) in deliveries.iter() {
             rendered.clear();
@@ -643,6 +785,9 @@ impl Relay {
             } else {
                 self.queue(recipient, bytes)
             };
+            if crate::trace::on() {
+                self.trace_queued(recipient, bytes.len());
+            }
             if over {
                 self.hold_if_backed_up(recipient);
             }
@@ -655,11 +800,25 @@ impl Relay {
         }
     }
 
+    fn trace_queued(&self, id: ConnId, n: usize) {
+        if let Some(p) = self.peer(id) {
+            let waiting = p.out.pending();
+            crate::trace_line!(
+                "Client ({}): {n} bytes queued for it, {waiting} now waiting",
+                p.fd
+            );
+        }
+    }
+
     /// Queues bytes others sent `id`; returns whether its queue is now
     /// over the high water mark. The hot path of a broadcast: one push,
     /// and memory counted again only when the buffer grew.
     fn queue(&mut self, id: ConnId, bytes: &[u8]) -> bool {
-        let (turn, high_water) = (self.turn, self.limit() / HIGH_WATER_DIV);
+        let turn = self.turn;
+        let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+            return false;
+        };
+        let high_water = self.limit_with(floor) / HIGH_WATER_DIV;
         let Some(p) = self.peers[id.0].as_mut().filter(|p| !p.closing) else {
             return false;
         };
@@ -675,7 +834,10 @@ impl Relay {
     /// Queues an answer to `id`'s own request: never judged against its
     /// limit. Returns whether its queue is now over the high water mark.
     fn queue_own(&mut self, id: ConnId, bytes: &[u8]) -> bool {
-        let high_water = self.limit() / HIGH_WATER_DIV;
+        let Some(floor) = self.peer(id).map(|p| p.protocol.min_max_queue) else {
+            return false;
+        };
+        let high_water = self.limit_with(floor) / HIGH_WATER_DIV;
         let Some(p) = self.peers[id.0].as_mut().filter(|p| !p.closing) else {
             return false;
         };

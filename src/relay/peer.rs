@@ -76,6 +76,10 @@ pub struct Peer {
     pub connected_at: Instant,
     /// Bytes its buffers held when last counted into the relay's total.
     pub footprint: usize,
+    /// Its tail is a whole command without a line end (see
+    /// `Dialect::unterminated`), to be taken as one at this moment if
+    /// nothing more comes.
+    pub burst: Option<Instant>,
 }
 
 impl Peer {
@@ -101,6 +105,7 @@ impl Peer {
             last_input: now,
             connected_at: now,
             footprint: 0,
+            burst: None,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::cli::{
 use crate::dialect::Protocol;
 use crate::limits::{
     DEFAULT_LOGIN_TIMEOUT_SECS, DEFAULT_MAX_PER_IP, DEFAULT_MAX_QUEUE, DEFAULT_MAX_TOTAL_QUEUE,
-    DEFAULT_STALL_TIMEOUT_SECS,
+    DEFAULT_STALL_TIMEOUT_SECS, MINISERV_MIN_QUEUE,
 };
 use lexopt::prelude::*;
 use log::LevelFilter;
@@ -32,6 +32,12 @@ pub fn server_help() -> String {
         })
         .collect();
     let limits = wrap(&limits.join(", "), 23, 54);
+    let protocols = format!(
+        "protocol to speak: {} (default {})",
+        names.join(", "),
+        Protocol::DEFAULT.name
+    );
+    let protocols = wrap(&protocols, 23, 57);
     format!(
         "{SERVER_USAGE}
        pollchat-server [options] [<svr_port>]
@@ -40,9 +46,11 @@ pub fn server_help() -> String {
 A single-threaded chat server for the classroom chat protocols.
 
 options:
-  --address <addr>     address to listen on (default 0.0.0.0)
+  --address <addr>     address to listen on (default 0.0.0.0: every IPv4
+                       address; :: is every IPv6 and IPv4 address; miniserv
+                       127.0.0.1, as its subject says)
   --port <port>        port to listen on, instead of <svr_port>; 0 picks a free one
-  --protocol <name>    protocol to speak: {protocols} (default {default})
+  --protocol <name>    {protocols}
   --listen <d>=[<host>]:<port>
                        also serve dialect <d> on <host>:<port> (repeatable;
                        no host means all interfaces). All listeners share one
@@ -52,7 +60,8 @@ options:
                        limit over its own users:
                        {limits})
   --max-queue <bytes>  output a client may leave unread before it is
-                       disconnected (default {DEFAULT_MAX_QUEUE})
+                       disconnected (default {DEFAULT_MAX_QUEUE}; miniserv clients:
+                       at least {MINISERV_MIN_QUEUE})
   --max-total-queue <bytes>
                        bytes all clients' buffers may hold together; past it
                        the clients with the most unread are disconnected
@@ -67,12 +76,27 @@ options:
                        delivery receipt such as hello SEND-OK, or held back
                        by its backlog) while reading nothing for this many
                        seconds (default {DEFAULT_STALL_TIMEOUT_SECS}; 0: never)
+  --admin <host>:<port>
+                       an operator console there: STATS, WHO, KICK, BAN,
+                       UNBAN, SAY (README, \"Hosting a class\"); loopback
+                       addresses only, unless --admin-allow-remote
+  --admin-allow-remote let --admin listen where other machines can reach it
+                       (the console has no password)
+  --transcript <file>  append every public message, join and leave to <file>,
+                       with the time, dialect and sender (`tail -f` it)
+  --transcript-direct  put direct messages in the transcript too
   --log-level <level>  off, error, warn, info (default), debug or trace
+  --trace              a status line for every step of every poll turn: events,
+                       reads, frames, queued bytes, writes, closes (at least
+                       info level); SIGUSR1 turns it on and off while running
   -h, --help           print this help
 
-Status lines go to stderr; `Server is on` goes to stdout once listening.",
-        protocols = names.join(", "),
-        default = Protocol::DEFAULT.name,
+Status lines go to stderr; `Server is on` goes to stdout once listening.
+
+Under systemd: given listening sockets (LISTEN_PID and LISTEN_FDS set for
+this process), it serves them instead of binding, one per listener in the
+order above (<svr_port> or --port first, then each --listen); one socket
+needs no port. It sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET if set.",
     )
 }
 
@@ -115,6 +139,16 @@ pub struct ServerArgs {
     pub login_timeout: Option<Duration>,
     pub stall_timeout: Option<Duration>,
     pub log_level: LevelFilter,
+    /// `--trace`: trace every loop turn from the start.
+    pub trace: bool,
+    /// `--admin`, as given, and whether it may be a non-loopback address.
+    pub admin: Option<String>,
+    pub admin_allow_remote: bool,
+    pub transcript: Option<std::path::PathBuf>,
+    pub transcript_direct: bool,
+    /// Listening sockets systemd passed us (socket activation), one per
+    /// listener, in order.
+    pub sockets: usize,
 }
 
 /// One `--listen <dialect>=[<host>]:<port>`.
@@ -151,8 +185,21 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
+    parse_server_args_with(args, 0)
+}
+
+/// The command line of a server that was passed `sockets` listening
+/// sockets (systemd's socket activation, `systemd::listen_fds`): with
+/// one, no port is needed.
+pub fn parse_server_args_with<I>(args: I, sockets: usize) -> Result<ServerArgs, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
     let mut parser = lexopt::Parser::from_args(args);
-    let mut address = "0.0.0.0".to_string();
+    // Unless given, the address is the dialect's default (0.0.0.0, or
+    // miniserv's 127.0.0.1): known once every option has been read.
+    let mut address = None;
     let mut port = None;
     let mut protocol = Protocol::DEFAULT;
     let mut listen = Vec::new();
@@ -164,10 +211,15 @@ where
     let mut login_timeout = Some(Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     let mut stall_timeout = Some(Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS));
     let mut log_level = LevelFilter::Info;
+    let mut trace = false;
+    let mut admin = None;
+    let mut admin_allow_remote = false;
+    let mut transcript = None;
+    let mut transcript_direct = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Err(CliError::Help),
-            Long("address") => address = parser.value()?.to_string_lossy().into_owned(),
+            Long("address") => address = Some(parser.value()?.to_string_lossy().into_owned()),
             Long("port") => port = Some(parse_port(parser.value()?)?),
             Long("protocol") => protocol = parse_protocol(parser.value()?)?,
             Long("listen") => listen.push(parse_listen(parser.value()?)?),
@@ -187,15 +239,24 @@ where
                 stall_timeout = parse_timeout("--stall-timeout", parser.value()?)?
             }
             Long("log-level") => log_level = parse_level(parser.value()?)?,
+            Long("trace") => trace = true,
+            Long("admin") => admin = Some(parser.value()?.to_string_lossy().into_owned()),
+            Long("admin-allow-remote") => admin_allow_remote = true,
+            Long("transcript") => transcript = Some(parser.value()?.into()),
+            Long("transcript-direct") => transcript_direct = true,
             Value(value) if port.is_none() => port = Some(parse_port(value)?),
             _ => return Err(arg.unexpected().into()),
         }
     }
-    if port.is_none() && listen.is_empty() {
+    if port.is_none() && listen.is_empty() && sockets == 0 {
         return Err(CliError::Usage);
     }
+    if trace {
+        // Trace lines are info lines; asking for them means showing them.
+        log_level = log_level.max(LevelFilter::Info);
+    }
     Ok(ServerArgs {
-        address,
+        address: address.unwrap_or_else(|| protocol.default_address.to_string()),
         port,
         protocol,
         listen,
@@ -207,6 +268,12 @@ where
         login_timeout,
         stall_timeout,
         log_level,
+        trace,
+        admin,
+        admin_allow_remote,
+        transcript,
+        transcript_direct,
+        sockets,
     })
 }
 
@@ -214,8 +281,10 @@ impl ServerArgs {
     /// The server configuration these arguments describe.
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::default();
-        let single = self
-            .port
+        // One socket from systemd and no --listen: it is the one listener.
+        let only_socket = self.sockets == 1 && self.listen.is_empty();
+        let single = (self.port)
+            .or(only_socket.then_some(0))
             .map(|port| (self.protocol, self.address.as_str(), port));
         let listens = self
             .listen
@@ -225,8 +294,10 @@ impl ServerArgs {
             config.listeners.push(ListenerConfig {
                 protocol,
                 addr: resolve(host, port)?,
+                inherited: None,
             });
         }
+        super::systemd::assign(&mut config.listeners, self.sockets)?;
         config.relay.max_users = self.max_users;
         config.relay.max_queue = self.max_queue;
         config.relay.max_total_queue = self.max_total_queue;
@@ -234,8 +305,36 @@ impl ServerArgs {
         config.relay.idle_timeout = self.idle_timeout;
         config.relay.login_timeout = self.login_timeout;
         config.relay.stall_timeout = self.stall_timeout;
+        if let Some(admin) = &self.admin {
+            config.admin = Some(admin_addr(admin, self.admin_allow_remote)?);
+        }
+        if self.transcript_direct && self.transcript.is_none() {
+            return Err("--transcript-direct needs --transcript <file>".to_string());
+        }
+        config.transcript = self.transcript.clone();
+        config.relay.transcript_direct = self.transcript_direct;
         Ok(config)
     }
+}
+
+/// The console's address: `<host>:<port>` (`[::1]:9100` for IPv6),
+/// refused unless it is loopback or `allow_remote` says otherwise.
+fn admin_addr(text: &str, allow_remote: bool) -> Result<std::net::SocketAddr, String> {
+    let invalid = |why: &str| format!("invalid --admin '{text}': {why} (expected <host>:<port>)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| invalid("no port"))?;
+    let port = port.parse::<u16>().map_err(|_| invalid("bad port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(invalid("no host"));
+    }
+    let addr = resolve(host, port)?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "--admin {text} is not a loopback address, and the console has no password: \
+             use 127.0.0.1 (reach it with ssh), or add --admin-allow-remote"
+        ));
+    }
+    Ok(addr)
 }
 
 #[cfg(test)]
@@ -379,12 +478,77 @@ mod tests {
     }
 
     #[test]
+    fn miniserv_listens_on_loopback_unless_told_otherwise() {
+        let miniserv = &crate::dialect::miniserv::PROTOCOL;
+        let args = parse_server_args(["--protocol", "miniserv", "8081"]).unwrap();
+        assert_eq!(
+            args.config().unwrap().listeners[0].addr,
+            "127.0.0.1:8081".parse().unwrap()
+        );
+        assert_eq!(args.protocol, miniserv);
+        let args = parse_server_args(["8081", "--protocol", "miniserv"]).unwrap();
+        assert_eq!(args.address, "127.0.0.1");
+        let args =
+            parse_server_args(["--address", "0.0.0.0", "--protocol", "miniserv", "1"]).unwrap();
+        assert_eq!(args.address, "0.0.0.0");
+        // Every other dialect keeps its default.
+        let args = parse_server_args(["--protocol", "hello", "1"]).unwrap();
+        assert_eq!(args.address, "0.0.0.0");
+    }
+
+    #[test]
     fn no_port_is_a_usage_error() {
         assert_eq!(
             parse_server_args(Vec::<String>::new()),
             Err(CliError::Usage)
         );
         assert_eq!(parse_server_args(["--address", "::"]), Err(CliError::Usage));
+    }
+
+    #[test]
+    fn sockets_from_systemd_need_no_port_and_go_to_the_listeners_in_order() {
+        use crate::dialect::{hello, mesg};
+        let got = |args: &[&str], sockets| {
+            let config = parse_server_args_with(args, sockets)
+                .unwrap()
+                .config()
+                .unwrap();
+            config
+                .listeners
+                .iter()
+                .map(|l| (l.protocol, l.inherited))
+                .collect::<Vec<_>>()
+        };
+        // One socket and no port: it speaks --protocol's dialect.
+        assert_eq!(got(&[], 1), [(&mesg::PROTOCOL, Some(3))]);
+        assert_eq!(
+            got(&["--protocol", "hello"], 1),
+            [(&hello::PROTOCOL, Some(3))]
+        );
+        // A port given as well says what the socket unit binds.
+        assert_eq!(got(&["9000"], 1), [(&mesg::PROTOCOL, Some(3))]);
+        let both = ["--listen", "mesg=:9000", "--listen", "hello=:5378"];
+        assert_eq!(
+            got(&both, 2),
+            [(&mesg::PROTOCOL, Some(3)), (&hello::PROTOCOL, Some(4))]
+        );
+        // Without sockets, the same command line binds, as always.
+        assert_eq!(
+            got(&both, 0),
+            [(&mesg::PROTOCOL, None), (&hello::PROTOCOL, None)]
+        );
+        // A socket for every listener and a listener for every socket.
+        for (args, sockets) in [(&[][..], 2), (&both[..2], 2), (&both[..], 1)] {
+            let error = parse_server_args_with(args, sockets)
+                .unwrap()
+                .config()
+                .unwrap_err();
+            assert!(error.contains("LISTEN_FDS"), "{args:?}: {error}");
+        }
+        assert_eq!(
+            parse_server_args_with(Vec::<String>::new(), 0),
+            Err(CliError::Usage)
+        );
     }
 
     #[test]

@@ -7,12 +7,17 @@ use crate::relay::Settings;
 use mio::net::TcpListener;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 
 /// One listening socket to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     pub protocol: &'static Protocol,
     pub addr: SocketAddr,
+    /// A listening socket systemd passed (socket activation, systemd.rs),
+    /// served instead of binding `addr`; `addr` is then only what the
+    /// command line said. `Server::bind` takes it over.
+    pub inherited: Option<RawFd>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +30,11 @@ pub struct Config {
     /// Open connections allowed at once; more wait in the kernel's accept
     /// queue. `None`: derived from the file descriptor limit.
     pub max_connections: Option<usize>,
+    /// Where the operator console listens (`--admin`).
+    pub admin: Option<SocketAddr>,
+    /// The file the transcript is appended to (`--transcript`); the relay's
+    /// `transcript` setting follows it.
+    pub transcript: Option<std::path::PathBuf>,
 }
 
 /// Every limit at its default (limits.rs), and no listener yet.
@@ -35,6 +45,8 @@ impl Default for Config {
             relay: Settings::default(),
             max_per_ip: Some(DEFAULT_MAX_PER_IP),
             max_connections: None,
+            admin: None,
+            transcript: None,
         }
     }
 }
@@ -43,7 +55,11 @@ impl Config {
     /// One listener for `protocol` on `addr`, and the defaults.
     pub fn single(protocol: &'static Protocol, addr: SocketAddr) -> Config {
         Config {
-            listeners: vec![ListenerConfig { protocol, addr }],
+            listeners: vec![ListenerConfig {
+                protocol,
+                addr,
+                inherited: None,
+            }],
             ..Config::default()
         }
     }
@@ -59,6 +75,12 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_error)?;
     // Restart at once on the same port, as mio and std do.
     socket.set_reuse_address(true).map_err(bind_error)?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        // `--address ::` means every address, IPv4 ones too (as mapped
+        // addresses, ::ffff:a.b.c.d), whatever the system's default
+        // (net.ipv6.bindv6only) says: one listener for a dual-stack class.
+        socket.set_only_v6(false).map_err(bind_error)?;
+    }
     socket.bind(&addr.into()).map_err(bind_error)?;
     socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
     socket.set_nonblocking(true).map_err(bind_error)?;

@@ -20,9 +20,11 @@
 //! business (`relay/`); the loop does what the relay's effects say.
 
 mod accept;
+mod admin;
 pub mod cli;
 pub mod config;
 mod connection;
+pub mod systemd;
 
 pub use config::{raise_fd_limit, Config, ListenerConfig};
 
@@ -32,9 +34,10 @@ use crate::limits::{
     SHUTDOWN_FLUSH_MS,
 };
 use crate::relay::{ConnId, Effect, Hangup, Relay};
+use crate::transcript::TranscriptFile;
 use accept::Accepting;
 use connection::Connection;
-use log::{debug, info, trace};
+use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -55,8 +58,8 @@ const FIRST_LISTENER: usize = usize::MAX - 1;
 
 /// The signals the server handles. SIGHUP is what a grader's terminal
 /// sends when it closes, and SIGQUIT a request to quit: both stop the
-/// server as SIGTERM does, flushing first. SIGUSR1 and SIGUSR2 are logged
-/// and otherwise ignored, rather than killing the process.
+/// server as SIGTERM does, flushing first. SIGUSR1 turns `--trace` on and
+/// off; SIGUSR2 writes the operator's STATS and WHO to the log.
 const HANDLED_SIGNALS: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// A bound server, ready to run.
@@ -82,6 +85,11 @@ pub struct Server {
     next_sweep: Instant,
     /// Set once a signal asked us to stop: flush until then, then exit.
     shutdown_deadline: Option<Instant>,
+    started: Instant,
+    /// The operator console (`--admin`).
+    admin: Option<admin::Console>,
+    /// Where the relay's transcript lines go (`--transcript`).
+    transcript: Option<TranscriptFile>,
 }
 
 impl Server {
@@ -90,7 +98,10 @@ impl Server {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
         for (index, lc) in config.listeners.iter().enumerate() {
-            let mut socket = config::listen(lc.addr)?;
+            let mut socket = match lc.inherited {
+                Some(fd) => systemd::adopt(fd, lc)?,
+                None => config::listen(lc.addr)?,
+            };
             let token = Token(FIRST_LISTENER - index);
             poll.registry()
                 .register(&mut socket, token, Interest::READABLE)?;
@@ -110,12 +121,22 @@ impl Server {
         let mut signals = Signals::new(HANDLED_SIGNALS)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let admin = match config.admin {
+            Some(addr) => Some(admin::Console::bind(addr, poll.registry())?),
+            None => None,
+        };
+        let transcript = match &config.transcript {
+            Some(path) => Some(TranscriptFile::open(path)?),
+            None => None,
+        };
+        let mut relay_settings = config.relay.clone();
+        relay_settings.transcript = transcript.is_some();
         Ok(Server {
             poll,
             listeners,
             signals,
             conns: Slab::new(),
-            relay: Relay::new(config.relay.clone()),
+            relay: Relay::new(relay_settings),
             accepting: Accepting {
                 paused_until: None,
                 at_capacity: false,
@@ -124,7 +145,9 @@ impl Server {
                 max_per_ip: config.max_per_ip,
                 arrivals: Default::default(),
                 more: Vec::new(),
+                kept: Vec::new(),
                 next_serial: 0,
+                bans: Default::default(),
             },
             read_buf: vec![0; READ_CHUNK],
             effects: Vec::new(),
@@ -134,7 +157,15 @@ impl Server {
             turn: 0,
             next_sweep: Instant::now(),
             shutdown_deadline: None,
+            started: Instant::now(),
+            admin,
+            transcript,
         })
+    }
+
+    /// Where the operator console listens, if it does (`--admin`).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref()?.local_addr()
     }
 
     /// The address each listener is bound to (the real port when 0 was
@@ -153,16 +184,32 @@ impl Server {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENT_CAPACITY);
         loop {
-            match self.poll.poll(&mut events, self.poll_timeout()) {
+            let timeout = self.poll_timeout();
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal interrupted the wait: nothing happened, go round.
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {
+                    crate::trace_line!("poll was interrupted by a signal");
+                }
                 Err(e) => return Err(e),
             }
             self.turn += 1;
             self.relay.begin_turn(Instant::now());
-            trace!("Turn {}: {} events", self.turn, events.iter().count());
+            if crate::trace::on() {
+                let n = events.iter().count();
+                crate::trace_line!(
+                    "Turn {}: poll returned {n} event{} (timeout {})",
+                    self.turn,
+                    if n == 1 { "" } else { "s" },
+                    timeout.map_or("none".to_string(), |t| format!("{} ms", t.as_millis()))
+                );
+            }
+            if let Some(transcript) = self.relay.transcript_mut() {
+                transcript.set_time(std::time::SystemTime::now());
+            }
+            self.accepting.kept.fill(0);
             self.serve_backlog();
+            self.admin_backlog();
             for event in events.iter() {
                 self.on_event(event);
             }
@@ -170,6 +217,7 @@ impl Server {
                 self.accept(index);
             }
             self.resume_accepting();
+            self.relay.timers();
             self.sweep();
             self.end_turn();
             // Closes at the end of the turn may have made room below the
@@ -186,25 +234,38 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.backlog.is_empty() || !self.accepting.more.is_empty() {
+        let console_busy = self.admin.as_ref().is_some_and(|c| c.busy());
+        if !self.backlog.is_empty() || !self.accepting.more.is_empty() || console_busy {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
         // An empty server sleeps until something happens.
         let sweep = (!self.conns.is_empty()).then_some(self.next_sweep);
-        [self.shutdown_deadline, self.accepting.paused_until, sweep]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| t.saturating_duration_since(now))
+        let timer = self.relay.next_timer();
+        [
+            self.shutdown_deadline,
+            self.accepting.paused_until,
+            sweep,
+            timer,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
     }
 
     /// What one readiness event says. Events can be spurious, and can name
     /// a connection closed earlier in this batch: check, then act.
     fn on_event(&mut self, event: &mio::event::Event) {
         let token = event.token();
+        if crate::trace::on() {
+            self.trace_event(event);
+        }
         if token == SIGNALS {
             return self.on_signal();
+        }
+        if admin::Console::owns(token) {
+            return self.on_admin_event(token, event);
         }
         if token.0 > FIRST_LISTENER - self.listeners.len() {
             return self.accept(FIRST_LISTENER - token.0);
@@ -221,8 +282,32 @@ impl Server {
             self.mark_dirty(token);
         }
         if event.is_readable() || event.is_read_closed() {
-            self.serve(token, event.is_read_closed());
+            self.serve(token);
         }
+    }
+
+    fn trace_event(&self, event: &mio::event::Event) {
+        let token = event.token();
+        let what = if token == SIGNALS {
+            "the signal pipe".to_string()
+        } else if token.0 > FIRST_LISTENER - self.listeners.len() {
+            let listener = &self.listeners[FIRST_LISTENER - token.0];
+            format!("the {} listener", listener.protocol)
+        } else {
+            let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
+            format!("Client ({fd}), token {}", token.0)
+        };
+        let flags: Vec<&str> = [
+            (event.is_readable(), "readable"),
+            (event.is_writable(), "writable"),
+            (event.is_read_closed(), "read closed"),
+            (event.is_write_closed(), "write closed"),
+            (event.is_error(), "error"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        crate::trace_line!("  event: {what}: {}", flags.join(", "));
     }
 
     fn on_socket_error(&mut self, token: Token) {
@@ -275,14 +360,13 @@ impl Server {
             conn.in_backlog = false;
             conn.served_turn = turn;
             if self.relay.resume(ConnId(token.0)) {
-                // No event told us how much is there: read until it says.
-                self.read(token, true);
+                self.read(token);
             }
         }
     }
 
     /// A readiness event for `token`: read it, at most once a turn.
-    fn serve(&mut self, token: Token, hup: bool) {
+    fn serve(&mut self, token: Token) {
         let turn = self.turn;
         let Some(conn) = self.open(token) else {
             return;
@@ -292,7 +376,7 @@ impl Server {
             return self.schedule(token);
         }
         conn.served_turn = turn;
-        self.read(token, hup);
+        self.read(token);
     }
 
     /// Reads what `token` has sent, until the socket is empty, the
@@ -303,13 +387,14 @@ impl Server {
     /// the tail of a frame that has not fully arrived. An idle connection
     /// therefore holds no input memory at all.
     ///
-    /// "Read until `WouldBlock`" costs a last `read` that returns nothing.
-    /// A read that did not fill the buffer has already emptied the socket,
-    /// and anything arriving after it raises a new edge, so we stop there
-    /// (nginx does the same). Not so when the peer has closed: its
-    /// end-of-file raised its edge already and must be read; nor when no
-    /// event told us what is there (`until_would_block`).
-    fn read(&mut self, token: Token, until_would_block: bool) {
+    /// "Empty" means a read said `WouldBlock`, even after a read that did
+    /// not fill the buffer. That last read is the price of mio's contract:
+    /// on epoll a short read would do (new data raises a new edge), but
+    /// mio's poll(2) backend watches the socket again only once a read has
+    /// returned `WouldBlock`. Stopping early there leaves a client unheard
+    /// for ever. A connection stopped for any other reason is read again
+    /// from the backlog, until `WouldBlock`, when its reason is gone.
+    fn read(&mut self, token: Token) {
         if self.shutdown_deadline.is_some() {
             return;
         }
@@ -323,12 +408,12 @@ impl Server {
             if !self.relay.may_read(id) {
                 // Frames wait to be handled, or the peer has said all it
                 // will: leave its input in the kernel until then.
-                break "waiting";
+                break "paused (frames wait, or it has said all it will)";
             }
             if budget == 0 {
                 // Fairness: come back next turn (the poll will not wait).
                 self.schedule(token);
-                break "budget";
+                break "budget for this turn spent";
             }
             let want = buf.len().min(budget);
             match conn.socket.read(&mut buf[..want]) {
@@ -337,14 +422,12 @@ impl Server {
                     break "end of input";
                 }
                 Ok(n) => {
+                    crate::trace_line!("Client ({}): read() gave {n} bytes", conn.fd);
                     budget -= n;
                     self.relay.input(id, &mut buf[..n]);
-                    if n < want && !until_would_block {
-                        break "short read";
-                    }
                 }
                 // The socket is empty: the OS will tell us when there is more.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break "would block",
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break "WouldBlock",
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     info!("Client ({}): read failed: {e}", conn.fd);
@@ -353,11 +436,11 @@ impl Server {
                 }
             }
         };
-        let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
-        trace!(
-            "Client ({fd}): read {} bytes, stopped: {stopped}",
-            READ_BUDGET - budget
-        );
+        if crate::trace::on() {
+            let fd = self.conns.get(token.0).map_or(-1, |c| c.fd);
+            let n = READ_BUDGET - budget;
+            crate::trace_line!("Client ({fd}): read {n} bytes in all, stopped: {stopped}");
+        }
         self.read_buf = buf;
     }
 
@@ -381,8 +464,11 @@ impl Server {
             self.flush_dirty();
             self.close_marked();
         }
-        trace!(
-            "Turn {}: {} bytes of work",
+        if let (Some(file), Some(lines)) = (self.transcript.as_mut(), self.relay.transcript_mut()) {
+            file.write_from(lines);
+        }
+        crate::trace_line!(
+            "Turn {} done: {} bytes of work",
             self.turn,
             self.relay.work_this_turn()
         );
@@ -437,8 +523,27 @@ impl Server {
                     info!("Client ({}): write failed: wrote nothing", conn.fd);
                     return self.relay.failed(id);
                 }
-                Ok(n) => self.relay.wrote(id, n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.relay.wrote(id, 0),
+                Ok(n) => {
+                    let left = out.len() - n;
+                    crate::trace_line!(
+                        "Client ({}): wrote {n} bytes, {}",
+                        conn.fd,
+                        if left == 0 {
+                            "all of it".to_string()
+                        } else {
+                            format!("{left} left")
+                        }
+                    );
+                    self.relay.wrote(id, n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    crate::trace_line!(
+                        "Client ({}): socket full, {} bytes wait",
+                        conn.fd,
+                        out.len()
+                    );
+                    return self.relay.wrote(id, 0);
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     info!("Client ({}): write failed: {e}", conn.fd);
@@ -457,12 +562,19 @@ impl Server {
                 continue;
             };
             if matches!(conn.closing, Some(Hangup::Goodbye | Hangup::Finished)) {
-                // Best effort, once: the last reply (why we hang up).
-                let _ = conn.socket.write(self.relay.outgoing(id));
+                // Best effort, once: the last reply (why we hang up), if
+                // any is left.
+                let last = self.relay.outgoing(id);
+                if !last.is_empty() {
+                    let _ = conn.socket.write(last);
+                }
             }
             hang_up(&mut conn);
             if let Err(e) = self.poll.registry().deregister(&mut conn.socket) {
                 debug!("deregister fd {}: {e}", conn.fd);
+            }
+            if let Some(how) = conn.closing {
+                crate::trace_line!("Client ({}): closed: {}", conn.fd, how.why());
             }
             info!("Client ({}): Disconnecting User.", conn.fd);
             self.forget_address(conn.peer);
@@ -480,6 +592,10 @@ impl Server {
         self.next_sweep = now + Duration::from_millis(IDLE_SWEEP_MS);
         self.relay.tick();
         self.forget_stale_arrivals();
+        self.watch_listeners_again();
+        for net in self.accepting.bans.expire(now) {
+            warn!(target: crate::relay::LOG_TARGET, "Ban on {net} ended");
+        }
         // After a burst (a LIST attack, a flood) the allocator keeps the
         // freed memory for reuse; hand it back to the system once the
         // total has fallen far below its peak, so the resident size comes
@@ -500,14 +616,45 @@ impl Server {
         let mut stop = None;
         for signal in self.signals.pending() {
             match signal {
-                SIGUSR1 | SIGUSR2 => info!("Received signal {signal}: nothing to do; ignored"),
+                SIGUSR1 => {
+                    let on = crate::trace::toggle();
+                    // Trace lines are info: a quieter --log-level would
+                    // swallow them, and the operator would see nothing.
+                    if on && log::max_level() < log::LevelFilter::Info {
+                        warn!(
+                            "Received signal {signal}: trace on, but --log-level {} hides it: \
+                             start the server with --trace or --log-level info",
+                            log::max_level().as_str().to_lowercase()
+                        );
+                    } else {
+                        info!(
+                            "Received signal {signal}: trace {}",
+                            if on { "on" } else { "off" }
+                        );
+                    }
+                }
+                SIGUSR2 => {
+                    info!("Received signal {signal}: the server's state follows");
+                    self.log_state();
+                }
                 _ => stop = stop.or(Some(signal)),
             }
+        }
+        // signal-hook drains its pipe itself, not through mio, so mio's
+        // poll(2) backend never sees the `WouldBlock` it waits for before
+        // it watches the pipe again: say so (on epoll this changes nothing).
+        if let Err(e) =
+            self.poll
+                .registry()
+                .reregister(&mut self.signals, SIGNALS, Interest::READABLE)
+        {
+            error!("cannot watch for signals again: {e}");
         }
         if let (Some(signal), None) = (stop, self.shutdown_deadline) {
             info!(
                 "Received signal {signal}. Shutting down: no new connections; flushing queued output"
             );
+            systemd::notify("STOPPING=1");
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
             }

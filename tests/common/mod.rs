@@ -28,6 +28,7 @@ pub fn server_bin() -> String {
     std::env::var("POLLCHAT_SERVER").unwrap_or_else(|_| SERVER_BIN.to_string())
 }
 pub const CLIENT_BIN: &str = env!("CARGO_BIN_EXE_pollchat-client");
+pub const MINISERV_BIN: &str = env!("CARGO_BIN_EXE_pollchat-miniserv");
 
 /// The server's stderr, collected line by line by a thread so the server
 /// never blocks on a full pipe.
@@ -63,8 +64,30 @@ impl Server {
     pub fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Server {
         let mut command = Command::new(server_bin());
         configure(&mut command);
+        command.args(args);
+        // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
+        // before "Server is on"; the stderr thread may not have read it yet.
+        let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
+        // Plus the single-form listener, if a port was given for it.
+        let single = args.iter().any(|a| a.starts_with("--port"))
+            || args.first().is_some_and(|a| a.parse::<u16>().is_ok());
+        Server::launch(command, listeners + usize::from(single))
+    }
+
+    /// Starts `command` (the server, however it is wrapped), waits for
+    /// `Server is on` and for the `listeners` lines saying where it listens.
+    pub fn launch(command: Command, listeners: usize) -> Server {
+        Server::launch_as(command, listeners, true)
+    }
+
+    /// Starts `command`, a server that prints nothing on stdout
+    /// (`pollchat-miniserv`), and waits for its one `Listening on` line.
+    pub fn launch_quiet(command: Command) -> Server {
+        Server::launch_as(command, 1, false)
+    }
+
+    fn launch_as(mut command: Command, listeners: usize, says_on: bool) -> Server {
         let mut child = command
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -88,27 +111,23 @@ impl Server {
             }
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).expect("read server stdout");
-        assert_eq!(
-            first,
-            "Server is on\n",
-            "server did not start; log: {:?}",
-            log.lines.lock().unwrap()
-        );
+        if says_on {
+            let mut first = String::new();
+            stdout.read_line(&mut first).expect("read server stdout");
+            assert_eq!(
+                first,
+                "Server is on\n",
+                "server did not start; log: {:?}",
+                log.lines.lock().unwrap()
+            );
+        }
         let mut server = Server {
             child,
             stdout,
             log,
             addrs: Vec::new(),
         };
-        // "Listening on 127.0.0.1:41234 (mesg)" is logged, once per listener,
-        // before "Server is on"; the stderr thread may not have read it yet.
-        let listeners = args.iter().filter(|a| a.starts_with("--listen")).count();
-        // Plus the single-form listener, if a port was given for it.
-        let single = args.iter().any(|a| a.starts_with("--port"))
-            || args.first().is_some_and(|a| a.parse::<u16>().is_ok());
-        server.wait_log_count("Listening on", listeners + usize::from(single));
+        server.wait_log_count("Listening on", listeners.max(1));
         for line in server.log_lines() {
             if let Some(rest) = line.split("Listening on ").nth(1) {
                 let (addr, protocol) = rest.split_once(' ').unwrap();

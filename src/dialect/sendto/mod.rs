@@ -145,6 +145,8 @@ fn sendto<'a>(to: &'a str, text: &'a str, fd: i32, reply: &mut Vec<u8>) -> Actio
 pub static PROTOCOL: Protocol = Protocol {
     name: "sendto",
     default_max_users: usize::MAX,
+    default_address: "0.0.0.0",
+    min_max_queue: 0,
     start: || Box::new(Parser::new()),
     render,
     render_receipt,
@@ -199,6 +201,8 @@ pub fn render(event: &Event, out: &mut Vec<u8>) -> Then {
         | Event::NotInChannel
         | Event::Joined { .. }
         | Event::Left { .. } => {}
+        // Told only to `miniserv` clients.
+        Event::Arrived { .. } | Event::Departed { .. } => {}
     }
     Then::Stay
 }
