@@ -6,21 +6,23 @@ use crate::transcript::Transcript;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// The four dialects of docs/PROTOCOLS.md.
+/// The dialects of docs/PROTOCOLS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Mesg,
     Hello,
     Channels,
     Sendto,
+    Miniserv,
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 4] = [
+    pub const ALL: [Dialect; 5] = [
         Dialect::Mesg,
         Dialect::Hello,
         Dialect::Channels,
         Dialect::Sendto,
+        Dialect::Miniserv,
     ];
 
     pub fn name(self) -> &'static str {
@@ -29,6 +31,7 @@ impl Dialect {
             Dialect::Hello => "hello",
             Dialect::Channels => "channels",
             Dialect::Sendto => "sendto",
+            Dialect::Miniserv => "miniserv",
         }
     }
 

@@ -15,7 +15,7 @@ usage: pollchat-check server <dialect> (--spawn CMD | --addr HOST:PORT) [options
        pollchat-check mutant <kind> ...        (pollchat-check mutant --help)
 
 Checks a chat server or client against docs/PROTOCOLS.md, rule by rule:
-<dialect> is mesg, hello, channels or sendto.
+<dialect> is mesg, hello, channels, sendto or miniserv.
 
 server: pollchat-check plays the users. --spawn CMD starts the server for
         every case, on a free port given as {port} (and 127.0.0.1 as
@@ -90,7 +90,7 @@ fn bad(message: impl Into<String>) -> String {
 fn dialect(name: &str) -> Result<Dialect, String> {
     Dialect::from_name(name).ok_or_else(|| {
         bad(format!(
-            "unknown dialect {name:?} (mesg, hello, channels, sendto)"
+            "unknown dialect {name:?} (mesg, hello, channels, sendto, miniserv)"
         ))
     })
 }
@@ -189,7 +189,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
             _ => return Err(arg.unexpected().to_string()),
         }
     }
-    out.dialect = d.ok_or_else(|| bad("which dialect? (mesg, hello, channels, sendto)"))?;
+    out.dialect =
+        d.ok_or_else(|| bad("which dialect? (mesg, hello, channels, sendto, miniserv)"))?;
     out.target = match (spawn, addr, role) {
         (Some(_), Some(_), _) => return Err(bad("--spawn and --addr: one or the other")),
         (Some(cmd), None, _) => {

@@ -224,7 +224,10 @@ fn run_one(plan: &Plan, case: &'static Case) -> Outcome {
     }
     if case.has_tag("pipes") && matches!(plan.mode, Mode::Client { io: Io::Pty, .. }) {
         return outcome(
-            Status::Skip("a terminal takes at most 4095 bytes a line: needs pipes".into()),
+            Status::Skip(
+                "needs pipes: a terminal cannot carry this input (a line over 4095 bytes, a CR)"
+                    .into(),
+            ),
             None,
         );
     }

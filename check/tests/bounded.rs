@@ -25,7 +25,7 @@ fn holding_server() -> u16 {
 
 #[test]
 fn a_server_that_accepts_and_never_answers_fails_every_case_within_a_minute() {
-    let runs: Vec<_> = ["mesg", "hello", "channels", "sendto"]
+    let runs: Vec<_> = ["mesg", "hello", "channels", "sendto", "miniserv"]
         .into_iter()
         .map(|d| {
             let addr = format!("127.0.0.1:{}", holding_server());

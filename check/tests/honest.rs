@@ -37,6 +37,14 @@ fn the_sendto_server_passes_every_case() {
 }
 
 #[test]
+fn the_miniserv_server_passes_every_case() {
+    all_pass("server", "miniserv", &server_cmd("miniserv"));
+    // And in the subject's own form, which prints nothing when ready.
+    let subject = format!("{} {{port}}", miniserv_bin().display());
+    all_pass("server", "miniserv", &subject);
+}
+
+#[test]
 fn the_mesg_client_passes_every_case() {
     all_pass("client", "mesg", &client_cmd("mesg"));
 }
@@ -56,12 +64,17 @@ fn the_sendto_client_passes_every_case() {
     all_pass("client", "sendto", &client_cmd("sendto"));
 }
 
+#[test]
+fn the_miniserv_client_passes_every_case() {
+    all_pass("client", "miniserv", &client_cmd("miniserv"));
+}
+
 /// The same clients on a pseudo-terminal (`--pty`), as a student's client
-/// that insists on one is checked: every case passes but the one a
-/// terminal cannot carry (a line of 65536 bytes), which is skipped.
+/// that insists on one is checked: every case passes but those a
+/// terminal cannot carry (a line of 65536 bytes, a CR typed), skipped.
 #[test]
 fn every_client_passes_on_a_terminal_too() {
-    for dialect in ["mesg", "hello", "channels", "sendto"] {
+    for dialect in ["mesg", "hello", "channels", "sendto", "miniserv"] {
         let run = check(&["client", dialect, "--pty", "--spawn", &client_cmd(dialect)]);
         assert!(run.failed().is_empty(), "{dialect}: {}", run.explain());
         assert_eq!(run.code, Some(0), "{dialect}");
@@ -71,10 +84,11 @@ fn every_client_passes_on_a_terminal_too() {
             .filter(|(_, s)| s == "skip")
             .map(|(id, _)| id)
             .collect();
-        let want: &[&str] = if dialect == "sendto" {
-            &["sendto.client.bad_message"]
-        } else {
-            &[]
+        let want: &[&str] = match dialect {
+            "sendto" => &["sendto.client.bad_message"],
+            // A terminal turns a typed CR into LF.
+            "miniserv" => &["miniserv.client.cr_kept"],
+            _ => &[],
         };
         assert_eq!(skipped, want, "{dialect}");
     }

@@ -77,7 +77,7 @@ fn expect(role: &str, dialect: &str, kind: &str, args: &[&str], want: Want<'_>) 
     run
 }
 
-const DIALECTS: [&str; 4] = ["mesg", "hello", "channels", "sendto"];
+const DIALECTS: [&str; 5] = ["mesg", "hello", "channels", "sendto", "miniserv"];
 
 // ----- equivalent mutants: nothing may fail -------------------------------------
 
@@ -205,6 +205,20 @@ fn lines_cut_where_a_recv_ends_fail_the_framing_battery() {
             "PR14.stalled",
         ]),
     );
+    expect(
+        "server",
+        "miniserv",
+        "cut-at-recv",
+        &[],
+        Want::Fail(&[
+            "partial_dropped",
+            "line.max",
+            "robust.byte_by_byte",
+            "robust.coalesced",
+            "robust.abrupt",
+            "robust.lazy_reader",
+        ]),
+    );
 }
 
 #[test]
@@ -238,6 +252,20 @@ fn lines_lost_after_the_first_of_a_recv_fail_the_pipelining_cases() {
             "robust.over_long",
             "PR12.stalled",
             "PR14.stalled",
+        ]),
+    );
+    expect(
+        "server",
+        "miniserv",
+        "first-line-only",
+        &[],
+        Want::Fail(&[
+            "relay.bytes",
+            "line.max",
+            "robust.coalesced",
+            "robust.garbage",
+            "robust.pipelined",
+            "robust.lazy_reader",
         ]),
     );
 }
@@ -306,6 +334,36 @@ fn no_left_notices_fail_the_leaving_cases() {
 }
 
 #[test]
+fn no_just_left_notices_fail_the_miniserv_leaving_cases() {
+    expect(
+        "server",
+        "miniserv",
+        "miniserv-no-left",
+        &[],
+        Want::Fail(&[
+            "left",
+            "ids.not_reused",
+            "half_close",
+            "order",
+            "partial_dropped",
+            "robust.abrupt",
+            "robust.garbage",
+        ]),
+    );
+}
+
+#[test]
+fn a_partial_last_line_relayed_fails_the_miniserv_partial_line_cases() {
+    expect(
+        "server",
+        "miniserv",
+        "miniserv-partial-relayed",
+        &[],
+        Want::Fail(&["partial_dropped", "robust.abrupt"]),
+    );
+}
+
+#[test]
 fn an_unsorted_list_fails_the_sorted_case() {
     expect(
         "server",
@@ -351,6 +409,15 @@ fn a_blocking_server_fails_the_stalled_reader_cases() {
             Want::Fail(&[stalled]),
         );
     }
+    // miniserv's 1 MiB line to two clients read one after the other: a
+    // server that blocks on the first stalls the second.
+    expect(
+        "server",
+        "miniserv",
+        "blocking",
+        &["--only", "load,line.max"],
+        Want::Fail(&["robust.lazy_reader", "line.max"]),
+    );
 }
 
 #[test]
@@ -388,24 +455,30 @@ fn a_server_that_hangs_up_early_fails_all_but_the_cases_that_end_at_one_reply() 
         ]),
     );
     expect("server", "sendto", "close-early", &[], Want::AllBut(&[]));
+    // Every miniserv case needs a second write to some client.
+    expect("server", "miniserv", "close-early", &[], Want::AllBut(&[]));
 }
 
 #[test]
-fn a_server_that_never_answers_fails_everything_in_bounded_time() {
-    // With the default --timeout: every case ends at its first wait. The
-    // mutant passes the server's close on: QUIT's close is all that
-    // quit.unregistered looks for.
-    let run = expect(
-        "server",
-        "mesg",
-        "mute",
-        &[],
-        Want::AllBut(&["quit.unregistered"]),
-    );
-    eprintln!(
-        "mesg against a mute server: {:.1} s",
-        run.elapsed.as_secs_f64()
-    );
+fn a_server_that_never_answers_fails_everything() {
+    // Every case ends at its first wait (a short one here: tests/bounded.rs
+    // shows the default's bound). The mutant passes the server's close on,
+    // and QUIT's close is all that quit.unregistered looks for. A line
+    // dialect and the binary one: tests/bounded.rs covers every dialect.
+    for d in ["mesg", "sendto"] {
+        let pass: &[&str] = if d == "mesg" {
+            &["quit.unregistered"]
+        } else {
+            &[]
+        };
+        expect(
+            "server",
+            d,
+            "mute",
+            &["--timeout", "0.5"],
+            Want::AllBut(pass),
+        );
+    }
 }
 
 // ----- clients -----------------------------------------------------------------------
@@ -463,6 +536,10 @@ fn a_client_silent_when_its_server_goes_fails_the_goodbye_cases() {
             &["client.server_closes", "client.end_of_input"][..],
         ),
         ("sendto", &["client.server_closes"][..]),
+        (
+            "miniserv",
+            &["client.server_closes", "client.end_of_input"][..],
+        ),
     ] {
         expect("client", d, "client-no-goodbye", &[], Want::Fail(fails));
     }

@@ -37,8 +37,8 @@ pub struct Kind {
     pub serialize: bool,
 }
 
-const ALL: &[&str] = &["mesg", "hello", "channels", "sendto"];
-const LINES: &[&str] = &["mesg", "hello"];
+const ALL: &[&str] = &["mesg", "hello", "channels", "sendto", "miniserv"];
+const LINES: &[&str] = &["mesg", "hello", "miniserv"];
 
 const fn breaks(
     name: &'static str,
@@ -136,7 +136,7 @@ pub static KINDS: &[Kind] = &[
         "cut-at-recv",
         Server,
         LINES,
-        "ends a line wherever a read from a client ends (`recv` taken for a line)",
+        "ends a line wherever a read from a client ends (each `recv` taken for whole lines)",
         || Box::new(CutAtRecv),
     ),
     breaks(
@@ -187,6 +187,20 @@ pub static KINDS: &[Kind] = &[
         &["channels"],
         "sends /list's names in reverse order",
         || Box::new(ListReversed::default()),
+    ),
+    breaks(
+        "miniserv-no-left",
+        Server,
+        &["miniserv"],
+        "drops every `server: client <id> just left` notice",
+        || Box::new(NoMiniservLeft::default()),
+    ),
+    breaks(
+        "miniserv-partial-relayed",
+        Server,
+        &["miniserv"],
+        "ends a client's partial last line with an LF when it leaves, so it is relayed",
+        || Box::new(PartialRelayed::default()),
     ),
     breaks(
         "sendto-always-ok",
@@ -445,7 +459,7 @@ impl Mutation for CutAtRecv {
     fn up(&mut self, bytes: &[u8], acts: &mut Vec<Act>) {
         let mut out = bytes.to_vec();
         if out.last().is_some_and(|&b| !ends_line(b)) {
-            out.extend_from_slice(b"\r\n");
+            out.push(b'\n');
         }
         acts.push(Act::Server(out));
     }
@@ -584,6 +598,41 @@ impl Mutation for ListReversed {
             } else {
                 acts.push(Act::Client(frame));
             }
+        }
+    }
+}
+
+#[derive(Default)]
+struct NoMiniservLeft {
+    lines: Items,
+}
+impl Mutation for NoMiniservLeft {
+    fn down(&mut self, bytes: &[u8], acts: &mut Vec<Act>) {
+        for line in self.lines.push(bytes, Unit::Line) {
+            if !(line.starts_with(b"server: client ") && line.ends_with(b" just left\n")) {
+                acts.push(Act::Client(line));
+            }
+        }
+    }
+}
+
+/// What one of the public testers expects: a half line at the end is
+/// relayed, as if its LF had come.
+#[derive(Default)]
+struct PartialRelayed {
+    /// The last byte passed to the server was not an LF.
+    partial: bool,
+}
+impl Mutation for PartialRelayed {
+    fn up(&mut self, bytes: &[u8], acts: &mut Vec<Act>) {
+        if let Some(&last) = bytes.last() {
+            self.partial = last != b'\n';
+        }
+        acts.push(Act::Server(bytes.to_vec()));
+    }
+    fn tick(&mut self, end: bool, acts: &mut Vec<Act>) {
+        if end && std::mem::take(&mut self.partial) {
+            acts.push(Act::Server(b"\n".to_vec()));
         }
     }
 }

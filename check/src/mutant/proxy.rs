@@ -146,11 +146,13 @@ pub fn serve(
     let make = Arc::new(make);
     for conn in listener.incoming() {
         let Ok(client) = conn else { continue };
+        // Connected here, one after the other, so the server accepts the
+        // connections in the order they came (miniserv numbers them so).
+        let Ok(server) = connect(upstream) else {
+            continue;
+        };
         let make = make.clone();
         std::thread::spawn(move || {
-            let Ok(server) = connect(upstream) else {
-                return;
-            };
             let _ = socket2::SockRef::from(&client).set_send_buffer_size(HOLD);
             relay(client, server, serialize, make());
         });

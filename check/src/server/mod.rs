@@ -6,6 +6,7 @@
 pub mod channels;
 pub mod hello;
 pub mod mesg;
+pub mod miniserv;
 pub mod sendto;
 
 use crate::case::{Case, Ctx, Dialect, Fail, R};
@@ -22,6 +23,7 @@ pub fn cases(dialect: Dialect) -> &'static [Case] {
         Dialect::Hello => hello::CASES,
         Dialect::Channels => channels::CASES,
         Dialect::Sendto => sendto::CASES,
+        Dialect::Miniserv => miniserv::CASES,
     }
 }
 

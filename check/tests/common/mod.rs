@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 pub const CHECK: &str = env!("CARGO_BIN_EXE_pollchat-check");
 
-/// `pollchat-server` and `pollchat-client`, current with the sources.
+/// `pollchat-server`, `pollchat-client` and `pollchat-miniserv`, current
+/// with the sources.
 ///
 /// They belong to another package of the workspace, and Cargo gives tests
 /// the binaries of their own package only (`CARGO_BIN_EXE_*`). So the first
@@ -26,6 +27,7 @@ fn binaries() -> &'static BTreeMap<String, PathBuf> {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["build", "--package", "pollchat"])
             .args(["--bin", "pollchat-server", "--bin", "pollchat-client"])
+            .args(["--bin", "pollchat-miniserv"])
             .args(["--profile", &own_profile(), "--message-format", "json"])
             .output()
             .expect("run cargo build for pollchat");
@@ -39,7 +41,7 @@ fn binaries() -> &'static BTreeMap<String, PathBuf> {
             if !line.contains(r#""reason":"compiler-artifact""#) {
                 continue;
             }
-            for name in ["pollchat-server", "pollchat-client"] {
+            for name in ["pollchat-server", "pollchat-client", "pollchat-miniserv"] {
                 if line.contains(&format!(r#""name":"{name}""#)) {
                     if let Some(path) = executable(line) {
                         bins.insert(name.to_string(), path);
@@ -47,7 +49,7 @@ fn binaries() -> &'static BTreeMap<String, PathBuf> {
                 }
             }
         }
-        assert_eq!(bins.len(), 2, "cargo reported {bins:?}");
+        assert_eq!(bins.len(), 3, "cargo reported {bins:?}");
         bins
     })
 }
@@ -58,6 +60,11 @@ pub fn server_bin() -> &'static Path {
 
 pub fn client_bin() -> &'static Path {
     &binaries()["pollchat-client"]
+}
+
+/// The 42 subject's form of the miniserv server: `pollchat-miniserv <port>`.
+pub fn miniserv_bin() -> &'static Path {
+    &binaries()["pollchat-miniserv"]
 }
 
 /// The `--spawn` command for the real server speaking `dialect`.
@@ -76,6 +83,7 @@ pub fn client_cmd(dialect: &str) -> String {
         "hello" => format!("{bin} hello --address {{host}} --port {{port}}"),
         "channels" => format!("{bin} channels {{name}} {{host}} {{port}}"),
         "sendto" => format!("{bin} sendto {{host}} {{port}}"),
+        "miniserv" => format!("{bin} miniserv {{host}} {{port}}"),
         other => panic!("no dialect {other}"),
     }
 }
