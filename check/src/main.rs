@@ -36,6 +36,16 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// `print!`, but a closed stdout (`pollchat-check ... | head`) is not a
+/// panic: the run goes on to stop what it started and exit with its
+/// status.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Every case of a role and dialect, in the order they run.
 pub fn all_cases(role: Role, dialect: Dialect) -> Vec<&'static Case> {
     match role {
@@ -48,7 +58,7 @@ fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     match cli::parse(args) {
         Ok(Command::Help) => {
-            println!("{}", cli::USAGE);
+            out!("{}\n", cli::USAGE);
             ExitCode::SUCCESS
         }
         Ok(Command::List {
@@ -57,7 +67,7 @@ fn main() -> ExitCode {
             markdown,
         }) => {
             if markdown {
-                print!("{}", markdown_table(role, dialect));
+                out!("{}", markdown_table(role, dialect));
             } else {
                 list(role, dialect);
             }
@@ -83,8 +93,8 @@ fn list(role: Option<Role>, dialect: Option<Dialect>) {
                 continue;
             }
             for c in all_cases(r, d) {
-                println!(
-                    "{:<8} {:<44} {:<28} {}",
+                out!(
+                    "{:<8} {:<44} {:<28} {}\n",
                     r.name(),
                     c.id,
                     c.tags.join(","),
@@ -182,7 +192,7 @@ fn check(args: &CheckArgs) -> ExitCode {
     let live = args.format == Format::Text || args.output.is_some();
     let outcomes = runner::run(&plan, |o| {
         if live {
-            print!("{}", report::text_line(o, args.verbose));
+            out!("{}", report::text_line(o, args.verbose));
             let _ = std::io::stdout().flush();
         }
     });
@@ -201,11 +211,11 @@ fn check(args: &CheckArgs) -> ExitCode {
                 eprintln!("pollchat-check: cannot write {}: {e}", path.display());
                 return ExitCode::from(2);
             }
-            println!("{summary}");
+            out!("{summary}\n");
         }
-        (None, Format::Text) => println!("{summary}"),
+        (None, Format::Text) => out!("{summary}\n"),
         (None, _) => {
-            print!("{rendered}");
+            out!("{rendered}");
             eprintln!("{summary}");
         }
     }

@@ -540,8 +540,9 @@ fn pipelined(ctx: &mut Ctx) -> R {
     }
     for (me, c) in names.iter().zip(conns.iter_mut()) {
         let mut seqs = Sequences::default();
-        for _ in 0..(USERS - 1) * EACH {
-            let f = frame(c)?;
+        let want = (USERS - 1) * EACH;
+        for got in 0..want {
+            let f = frame(c).map_err(super::short(me, got, want))?;
             let text = String::from_utf8_lossy(stripped(&f)).into_owned();
             let parsed = text
                 .strip_prefix('[')

@@ -690,8 +690,8 @@ fn pipelined(ctx: &mut Ctx) -> R {
         c.send(burst.as_bytes())?;
     }
     let mut seqs = Sequences::default();
-    for _ in 0..SENDERS * EACH {
-        let line = r.line()?;
+    for got in 0..SENDERS * EACH {
+        let line = r.line().map_err(super::short("r", got, SENDERS * EACH))?;
         let text = String::from_utf8_lossy(&line).into_owned();
         let parsed = text
             .strip_prefix("DELIVERY ")

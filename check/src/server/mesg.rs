@@ -543,8 +543,9 @@ fn pipelined(ctx: &mut Ctx) -> R {
     }
     for (me, c) in names.iter().zip(conns.iter_mut()) {
         let mut seqs = Sequences::default();
-        for _ in 0..(USERS - 1) * EACH {
-            let line = c.line()?;
+        let want = (USERS - 1) * EACH;
+        for got in 0..want {
+            let line = c.line().map_err(super::short(me, got, want))?;
             let text = String::from_utf8_lossy(&line).into_owned();
             let parsed = text
                 .strip_prefix("FROM ")

@@ -397,8 +397,9 @@ fn pipelined(ctx: &mut Ctx) -> R {
     }
     for (me, c) in names.iter().zip(room.iter_mut()) {
         let mut seqs = Sequences::default();
-        for _ in 0..(USERS - 1) * EACH {
-            let got = line(c)?;
+        let want = (USERS - 1) * EACH;
+        for n in 0..want {
+            let got = line(c).map_err(super::short(me, n, want))?;
             let text = String::from_utf8_lossy(&got).into_owned();
             let parsed = text
                 .strip_prefix("client ")

@@ -163,6 +163,16 @@ impl Sequences {
     }
 }
 
+/// A read of a pipelined case failed after `got` of the `want` messages
+/// `who` should have: say how many came, the number that grades a server
+/// that loses pipelined messages.
+pub fn short(who: &str, got: usize, want: usize) -> impl FnOnce(Fail) -> Fail + '_ {
+    move |mut f| {
+        f.why = format!("{who} got {got} of its {want} messages, then: {}", f.why);
+        f
+    }
+}
+
 /// Parses `<sender> <seq>` at the end of a relayed text.
 pub fn parse_seq(text: &[u8]) -> Option<(String, usize)> {
     let text = std::str::from_utf8(text).ok()?;

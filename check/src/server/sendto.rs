@@ -491,8 +491,8 @@ fn pipelined(ctx: &mut Ctx) -> R {
         c.send(&burst)?;
     }
     let mut seqs = Sequences::default();
-    for _ in 0..SENDERS * EACH {
-        let p = read_packet(&mut r)?;
+    for got in 0..SENDERS * EACH {
+        let p = read_packet(&mut r).map_err(super::short("r", got, SENDERS * EACH))?;
         let Ok(ServerPacket::Sendto { from, text }) = ServerPacket::decode(&p) else {
             return Err(Fail::new(
                 "r: not a message",
