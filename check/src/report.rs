@@ -63,7 +63,7 @@ pub fn counts(outcomes: &[Outcome]) -> Counts {
 /// One outcome as text, as the run goes.
 pub fn text_line(o: &Outcome, verbose: bool) -> String {
     let word = match o.status {
-        Status::Pass => "PASS",
+        Status::Pass => "ok",
         Status::Fail(_) => "FAIL",
         Status::Skip(_) => "SKIP",
         Status::Error(_) => "ERROR",

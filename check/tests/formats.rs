@@ -147,7 +147,7 @@ fn tap_has_a_plan_and_one_line_each() {
 fn text_is_a_line_a_case_and_the_score_last() {
     let (code, out) = report("text", TWO);
     assert_eq!(code, Some(1));
-    assert!(out.starts_with("PASS  mesg.join.accepted "));
+    assert!(out.starts_with("ok    mesg.join.accepted "));
     assert!(out.contains("\nFAIL  mesg.list.table "));
     assert!(out.contains("      expected: ") && out.contains("      transcript:\n"));
     let last = out.trim_end().lines().last().unwrap();
