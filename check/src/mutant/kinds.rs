@@ -742,6 +742,53 @@ mod tests {
         acts
     }
 
+    /// What `m` makes of the reads `ups` from a client, then its end.
+    fn upward(m: &mut dyn Mutation, ups: &[&[u8]]) -> Vec<u8> {
+        let mut acts = Vec::new();
+        for up in ups {
+            m.up(up, &mut acts);
+        }
+        m.tick(true, &mut acts);
+        acts.into_iter()
+            .flat_map(|a| match a {
+                Act::Server(b) => b,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_line_mutants_cut_and_lose_where_they_say() {
+        assert_eq!(
+            upward(&mut CutAtRecv, &[b"JOIN a\r\nMESG z", b"oe hi\r\n"]),
+            b"JOIN a\r\nMESG z\noe hi\r\n"
+        );
+        assert_eq!(
+            upward(
+                &mut FirstLineOnly,
+                &[b"one\ntwo\nthree\nfo", b"ur\n", b"no end"]
+            ),
+            b"one\nfour\nno end"
+        );
+        assert_eq!(
+            upward(&mut RecvIsFrame, &[b"ab"]),
+            [&b"ab"[..], &[b' '; 198]].concat()
+        );
+        assert_eq!(
+            upward(&mut PartialRelayed::default(), &[b"a\nhalf"]),
+            b"a\nhalf\n"
+        );
+        assert_eq!(
+            upward(&mut PartialRelayed::default(), &[b"whole\n"]),
+            b"whole\n"
+        );
+        let acts = run(
+            &mut NoMiniservLeft::default(),
+            b"server: client 1 just left\nclient 2: just left\n",
+        );
+        assert_eq!(acts, vec![Act::Client(b"client 2: just left\n".to_vec())]);
+    }
+
     #[test]
     fn send_ok_overtakes_the_delivery() {
         let acts = run(&mut SendOkFirst::default(), b"DELIVERY a x\nSEND-OK\n");

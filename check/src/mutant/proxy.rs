@@ -331,6 +331,30 @@ mod tests {
         assert_eq!(back, b"bye");
     }
 
+    #[test]
+    fn a_servers_last_reply_before_it_hangs_up_reaches_the_client() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let front = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = server.local_addr().unwrap();
+        let front_addr = front.local_addr().unwrap();
+        std::thread::spawn(move || serve(front, up, false, || Box::new(Pass) as Box<dyn Mutation>));
+        let mut c = TcpStream::connect(front_addr).unwrap();
+        let (mut s, _) = server.accept().unwrap();
+        c.write_all(b"unread").unwrap();
+        // The server answers and hangs up with bytes unread: a reset.
+        s.write_all(b"bye").unwrap();
+        drop(s);
+        // The client goes on sending, not having read the answer yet.
+        for _ in 0..100 {
+            if c.write_all(b"more").is_err() {
+                break;
+            }
+        }
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        assert_eq!(got, b"bye");
+    }
+
     struct Pass;
     impl Mutation for Pass {}
 }
