@@ -7,7 +7,7 @@
 //! barrier: its answer comes next, so whatever was sent before has been
 //! read by then.
 
-use super::{eventually, garbage, Flood, Sequences, FLOOD_CAP};
+use super::{eventually, garbage, set, sorted, Flood, Sequences, FLOOD_CAP};
 use crate::case::{ensure, same, Case, Ctx, Dialect, Fail, Role, R};
 use crate::net::{Conn, Opts};
 use crate::transcript::show;
@@ -55,15 +55,6 @@ fn who(c: &mut Conn) -> R<Vec<String>> {
             show(&line),
         )),
     }
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-fn set(names: &[&str]) -> Vec<String> {
-    sorted(names.iter().map(|s| s.to_string()).collect())
 }
 
 /// Proves nothing else was sent to `c` before this point.

@@ -163,6 +163,17 @@ impl Sequences {
     }
 }
 
+/// Names as a sorted list, for comparing listings whose order is free.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// The names given, as [`sorted`] gives a listing.
+pub fn set(names: &[&str]) -> Vec<String> {
+    sorted(names.iter().map(|s| s.to_string()).collect())
+}
+
 /// A read of a pipelined case failed after `got` of the `want` messages
 /// `who` should have: say how many came, the number that grades a server
 /// that loses pipelined messages.

@@ -7,7 +7,7 @@
 //! LIST is the barrier: every packet gets exactly one reply, in order, so
 //! once LIST's answer is read nothing else came before it.
 
-use super::{eventually, garbage, Flood, Sequences, FLOOD_CAP};
+use super::{eventually, garbage, set, sorted, Flood, Sequences, FLOOD_CAP};
 use crate::case::{ensure, same, Case, Ctx, Dialect, Fail, Role, R};
 use crate::net::{Conn, Opts};
 use crate::transcript::show;
@@ -107,15 +107,6 @@ fn who(c: &mut Conn) -> R<Vec<String>> {
             show(&p),
         )),
     }
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-fn set(names: &[&str]) -> Vec<String> {
-    sorted(names.iter().map(|s| s.to_string()).collect())
 }
 
 fn barrier(c: &mut Conn) -> R {
