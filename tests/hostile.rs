@@ -764,3 +764,36 @@ fn a_turn_accepts_at_most_its_slice_from_a_listener() {
     assert!(most <= 64, "one turn accepted {most}: {per_turn:?}");
     assert!(per_turn.iter().filter(|&&n| n > 0).count() >= 5);
 }
+
+#[test]
+fn a_reader_that_stops_holds_its_flooder_back_until_the_stall_timeout() {
+    // The reader stops reading at once. With back-pressure its flooder is
+    // not read while the reader's backlog is over the high-water mark, so
+    // the backlog never passes --max-queue: the reader goes because it
+    // keeps a sender waiting (--stall-timeout), not because its queue
+    // overflowed. Without back-pressure the flood (far more than the
+    // kernel's buffers on the path hold) overflows the queue first.
+    let server = Server::start(&["--max-queue", "65536", "--stall-timeout", "1"]);
+    let mut flooder = joined(server.addr(), "flood");
+    let stopped = joined(server.addr(), "stopped");
+    shrink_receive_buffer(&stopped.stream);
+    let line = server.wait_log("): JOIN stopped");
+    let fd = line
+        .split("Client (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let mut writer = flooder.stream.try_clone().unwrap();
+    let all = format!("BCST {}\r\n", "f".repeat(200)).repeat(40_000);
+    let writing = std::thread::spawn(move || writer.write_all(all.as_bytes()).unwrap());
+    let stall = format!("Client ({fd}): Not reading while a sender waits on it");
+    let overflow = format!("Client ({fd}): Output queue over");
+    let why = server.wait_log_any(&[&stall, &overflow]);
+    assert!(why.contains(&stall), "the reader was cut off as: {why}");
+    // Let go once the reader is gone, the flooder is read to its end.
+    writing.join().unwrap();
+    sync(&mut flooder);
+    drop(stopped);
+}
