@@ -40,6 +40,23 @@ pub struct Accepting {
     pub bans: crate::admin::Bans,
 }
 
+impl Accepting {
+    pub fn new(max_connections: usize, max_per_ip: Option<usize>) -> Accepting {
+        Accepting {
+            paused_until: None,
+            at_capacity: false,
+            max_connections,
+            per_ip: HashMap::new(),
+            max_per_ip,
+            arrivals: Default::default(),
+            more: Vec::new(),
+            kept: Vec::new(),
+            next_serial: 0,
+            bans: Default::default(),
+        }
+    }
+}
+
 impl Server {
     /// Accepts up to [`ACCEPT_BUDGET`] waiting connections. Readiness is
     /// edge-triggered, so a listener with more left is served again next

@@ -96,20 +96,7 @@ impl Server {
     /// Opens every listener (all or none) and the signal handler.
     pub fn bind(config: &Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listeners = Vec::new();
-        for (index, lc) in config.listeners.iter().enumerate() {
-            let mut socket = match lc.inherited {
-                Some(fd) => systemd::adopt(fd, lc)?,
-                None => config::listen(lc.addr)?,
-            };
-            let token = Token(FIRST_LISTENER - index);
-            poll.registry()
-                .register(&mut socket, token, Interest::READABLE)?;
-            listeners.push(Listener {
-                socket,
-                protocol: lc.protocol,
-            });
-        }
+        let listeners = Server::listen_all(config, &poll)?;
         let max_connections = config.max_connections.unwrap_or_else(|| {
             let fds = raise_fd_limit();
             let max = fds.saturating_sub(RESERVED_FDS).max(1);
@@ -137,18 +124,7 @@ impl Server {
             signals,
             conns: Slab::new(),
             relay: Relay::new(relay_settings),
-            accepting: Accepting {
-                paused_until: None,
-                at_capacity: false,
-                max_connections,
-                per_ip: Default::default(),
-                max_per_ip: config.max_per_ip,
-                arrivals: Default::default(),
-                more: Vec::new(),
-                kept: Vec::new(),
-                next_serial: 0,
-                bans: Default::default(),
-            },
+            accepting: Accepting::new(max_connections, config.max_per_ip),
             read_buf: vec![0; READ_CHUNK],
             effects: Vec::new(),
             backlog: Vec::new(),
@@ -161,6 +137,26 @@ impl Server {
             admin,
             transcript,
         })
+    }
+
+    /// Binds (or adopts, from systemd) every listening socket, in order,
+    /// each registered under its own token.
+    fn listen_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
+        let mut listeners = Vec::new();
+        for (index, lc) in config.listeners.iter().enumerate() {
+            let mut socket = match lc.inherited {
+                Some(fd) => systemd::adopt(fd, lc)?,
+                None => config::listen(lc.addr)?,
+            };
+            let token = Token(FIRST_LISTENER - index);
+            poll.registry()
+                .register(&mut socket, token, Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                protocol: lc.protocol,
+            });
+        }
+        Ok(listeners)
     }
 
     /// Where the operator console listens, if it does (`--admin`).
