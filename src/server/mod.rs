@@ -24,6 +24,7 @@ mod admin;
 pub mod cli;
 pub mod config;
 mod connection;
+mod signals;
 pub mod systemd;
 
 pub use config::{raise_fd_limit, Config, ListenerConfig};
@@ -31,16 +32,14 @@ pub use config::{raise_fd_limit, Config, ListenerConfig};
 use crate::dialect::Protocol;
 use crate::limits::{
     EVENT_CAPACITY, HEAP_TRIM_MIN, IDLE_SWEEP_MS, READ_BUDGET, READ_CHUNK, RESERVED_FDS,
-    SHUTDOWN_FLUSH_MS,
 };
 use crate::relay::{ConnId, Effect, Hangup, Relay};
 use crate::transcript::TranscriptFile;
 use accept::Accepting;
 use connection::Connection;
-use log::{debug, error, info, warn};
+use log::{debug, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use std::io::{self, ErrorKind, Read, Write};
@@ -55,12 +54,6 @@ struct Listener {
 /// Tokens above every slab key: the signal pipe, then one per listener.
 const SIGNALS: Token = Token(usize::MAX);
 const FIRST_LISTENER: usize = usize::MAX - 1;
-
-/// The signals the server handles. SIGHUP is what a grader's terminal
-/// sends when it closes, and SIGQUIT a request to quit: both stop the
-/// server as SIGTERM does, flushing first. SIGUSR1 turns `--trace` on and
-/// off; SIGUSR2 writes the operator's STATS and WHO to the log.
-const HANDLED_SIGNALS: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -105,7 +98,7 @@ impl Server {
         });
         // Signals arrive through a pipe that the poll watches, so a signal
         // is just another event in the loop (no work in a handler).
-        let mut signals = Signals::new(HANDLED_SIGNALS)?;
+        let mut signals = Signals::new(signals::HANDLED)?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let admin = match config.admin {
@@ -604,79 +597,6 @@ impl Server {
                 libc::malloc_trim(0);
             }
         }
-    }
-
-    // ----- shutting down ---------------------------------------------------
-
-    fn on_signal(&mut self) {
-        let mut stop = None;
-        for signal in self.signals.pending() {
-            match signal {
-                SIGUSR1 => {
-                    let on = crate::trace::toggle();
-                    // Trace lines are info: a quieter --log-level would
-                    // swallow them, and the operator would see nothing.
-                    if on && log::max_level() < log::LevelFilter::Info {
-                        warn!(
-                            "Received signal {signal}: trace on, but --log-level {} hides it: \
-                             start the server with --trace or --log-level info",
-                            log::max_level().as_str().to_lowercase()
-                        );
-                    } else {
-                        info!(
-                            "Received signal {signal}: trace {}",
-                            if on { "on" } else { "off" }
-                        );
-                    }
-                }
-                SIGUSR2 => {
-                    info!("Received signal {signal}: the server's state follows");
-                    self.log_state();
-                }
-                _ => stop = stop.or(Some(signal)),
-            }
-        }
-        // signal-hook drains its pipe itself, not through mio, so mio's
-        // poll(2) backend never sees the `WouldBlock` it waits for before
-        // it watches the pipe again: say so (on epoll this changes nothing).
-        if let Err(e) =
-            self.poll
-                .registry()
-                .reregister(&mut self.signals, SIGNALS, Interest::READABLE)
-        {
-            error!("cannot watch for signals again: {e}");
-        }
-        if let (Some(signal), None) = (stop, self.shutdown_deadline) {
-            info!(
-                "Received signal {signal}. Shutting down: no new connections; flushing queued output"
-            );
-            systemd::notify("STOPPING=1");
-            for mut listener in self.listeners.drain(..) {
-                let _ = self.poll.registry().deregister(&mut listener.socket);
-            }
-            self.accepting.more.clear();
-            let flush_for = Duration::from_millis(SHUTDOWN_FLUSH_MS);
-            self.shutdown_deadline = Some(Instant::now() + flush_for);
-        }
-    }
-
-    /// Once shutting down: done when every queue is empty or time is up.
-    fn shutdown_complete(&mut self) -> bool {
-        let Some(deadline) = self.shutdown_deadline else {
-            return false;
-        };
-        let relay = &self.relay;
-        let drained = self
-            .conns
-            .iter()
-            .all(|(key, _)| relay.outgoing(ConnId(key)).is_empty());
-        if !drained && Instant::now() < deadline {
-            return false;
-        }
-        for (_, conn) in self.conns.iter_mut() {
-            hang_up(conn);
-        }
-        true
     }
 }
 
