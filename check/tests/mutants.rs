@@ -409,14 +409,16 @@ fn a_blocking_server_fails_the_stalled_reader_cases() {
             Want::Fail(&[stalled]),
         );
     }
-    // miniserv's 1 MiB line to two clients read one after the other: a
-    // server that blocks on the first stalls the second.
+    // miniserv.line.max (a 1 MiB line to two clients read one after the
+    // other) is left out: whether a blocking server stalls there depends
+    // on how much of the line the kernel's buffers take, and it passed
+    // now and then in CI.
     expect(
         "server",
         "miniserv",
         "blocking",
-        &["--only", "load,line.max"],
-        Want::Fail(&["robust.lazy_reader", "line.max"]),
+        &["--only", "load"],
+        Want::Fail(&["robust.lazy_reader"]),
     );
 }
 
