@@ -86,86 +86,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens every listener (all or none) and the signal handler.
-    pub fn bind(config: &Config) -> io::Result<Server> {
-        let poll = Poll::new()?;
-        let listeners = Server::listen_all(config, &poll)?;
-        let max_connections = config.max_connections.unwrap_or_else(|| {
-            let fds = raise_fd_limit();
-            let max = fds.saturating_sub(RESERVED_FDS).max(1);
-            info!("File descriptor limit {fds}: up to {max} connections at once");
-            max
-        });
-        // Signals arrive through a pipe that the poll watches, so a signal
-        // is just another event in the loop (no work in a handler).
-        let mut signals = Signals::new(signals::HANDLED)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let admin = match config.admin {
-            Some(addr) => Some(admin::Console::bind(addr, poll.registry())?),
-            None => None,
-        };
-        let transcript = match &config.transcript {
-            Some(path) => Some(TranscriptFile::open(path)?),
-            None => None,
-        };
-        let mut relay_settings = config.relay.clone();
-        relay_settings.transcript = transcript.is_some();
-        Ok(Server {
-            poll,
-            listeners,
-            signals,
-            conns: Slab::new(),
-            relay: Relay::new(relay_settings),
-            accepting: Accepting::new(max_connections, config.max_per_ip),
-            read_buf: vec![0; READ_CHUNK],
-            effects: Vec::new(),
-            backlog: Vec::new(),
-            dirty: Vec::new(),
-            closing: Vec::new(),
-            turn: 0,
-            next_sweep: Instant::now(),
-            shutdown_deadline: None,
-            started: Instant::now(),
-            admin,
-            transcript,
-        })
-    }
-
-    /// Binds (or adopts, from systemd) every listening socket, in order,
-    /// each registered under its own token.
-    fn listen_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
-        let mut listeners = Vec::new();
-        for (index, lc) in config.listeners.iter().enumerate() {
-            let mut socket = match lc.inherited {
-                Some(fd) => systemd::adopt(fd, lc)?,
-                None => config::listen(lc.addr)?,
-            };
-            let token = Token(FIRST_LISTENER - index);
-            poll.registry()
-                .register(&mut socket, token, Interest::READABLE)?;
-            listeners.push(Listener {
-                socket,
-                protocol: lc.protocol,
-            });
-        }
-        Ok(listeners)
-    }
-
-    /// Where the operator console listens, if it does (`--admin`).
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin.as_ref()?.local_addr()
-    }
-
-    /// The address each listener is bound to (the real port when 0 was
-    /// asked for).
-    pub fn local_addrs(&self) -> Vec<(&'static Protocol, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|l| Some((l.protocol, l.socket.local_addr().ok()?)))
-            .collect()
-    }
-
     /// Runs the loop until a signal asks it to stop. One turn: wait for
     /// readiness; serve first the connections left over from the last turn,
     /// then the ready ones; accept; now and then sweep; then write what the
@@ -597,6 +517,88 @@ impl Server {
                 libc::malloc_trim(0);
             }
         }
+    }
+
+    // ----- starting: bind, and what the caller may ask ---------------------
+
+    /// Opens every listener (all or none) and the signal handler.
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let listeners = Server::listen_all(config, &poll)?;
+        let max_connections = config.max_connections.unwrap_or_else(|| {
+            let fds = raise_fd_limit();
+            let max = fds.saturating_sub(RESERVED_FDS).max(1);
+            info!("File descriptor limit {fds}: up to {max} connections at once");
+            max
+        });
+        // Signals arrive through a pipe that the poll watches, so a signal
+        // is just another event in the loop (no work in a handler).
+        let mut signals = Signals::new(signals::HANDLED)?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let admin = match config.admin {
+            Some(addr) => Some(admin::Console::bind(addr, poll.registry())?),
+            None => None,
+        };
+        let transcript = match &config.transcript {
+            Some(path) => Some(TranscriptFile::open(path)?),
+            None => None,
+        };
+        let mut relay_settings = config.relay.clone();
+        relay_settings.transcript = transcript.is_some();
+        Ok(Server {
+            poll,
+            listeners,
+            signals,
+            conns: Slab::new(),
+            relay: Relay::new(relay_settings),
+            accepting: Accepting::new(max_connections, config.max_per_ip),
+            read_buf: vec![0; READ_CHUNK],
+            effects: Vec::new(),
+            backlog: Vec::new(),
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            turn: 0,
+            next_sweep: Instant::now(),
+            shutdown_deadline: None,
+            started: Instant::now(),
+            admin,
+            transcript,
+        })
+    }
+
+    /// Binds (or adopts, from systemd) every listening socket, in order,
+    /// each registered under its own token.
+    fn listen_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
+        let mut listeners = Vec::new();
+        for (index, lc) in config.listeners.iter().enumerate() {
+            let mut socket = match lc.inherited {
+                Some(fd) => systemd::adopt(fd, lc)?,
+                None => config::listen(lc.addr)?,
+            };
+            let token = Token(FIRST_LISTENER - index);
+            poll.registry()
+                .register(&mut socket, token, Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                protocol: lc.protocol,
+            });
+        }
+        Ok(listeners)
+    }
+
+    /// Where the operator console listens, if it does (`--admin`).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref()?.local_addr()
+    }
+
+    /// The address each listener is bound to (the real port when 0 was
+    /// asked for).
+    pub fn local_addrs(&self) -> Vec<(&'static Protocol, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|l| Some((l.protocol, l.socket.local_addr().ok()?)))
+            .collect()
     }
 }
 
