@@ -62,6 +62,12 @@ pub const MAX_SHOWN: usize = 40;
 /// dropped (and counted) rather than held (see logger.rs).
 pub const LOG_PENDING_MAX: usize = 64 * 1024;
 
+/// The part of [`LOG_PENDING_MAX`] only warnings and errors may fill: under
+/// a flood of info lines (a line per request) the queue fills with them,
+/// and the lines an operator needs most (who was cut off, and why) would
+/// be the ones dropped.
+pub const LOG_WARN_RESERVE: usize = 16 * 1024;
+
 /// Room a status line needs, about: with less left in the log queue, a
 /// line that stderr cannot take is dropped unformatted.
 pub const LOG_LINE_ROOM: usize = 512;

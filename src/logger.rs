@@ -27,7 +27,7 @@
 //! the buffer is full, lines are dropped and counted, and the count is
 //! logged as soon as stderr drains.
 
-use log::{LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -37,7 +37,8 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::limits::{
-    LOG_LINE_ROOM as LINE_ROOM, LOG_PENDING_MAX as PENDING_MAX, LOG_WRITE_BATCH as WRITE_BATCH,
+    LOG_LINE_ROOM as LINE_ROOM, LOG_PENDING_MAX as PENDING_MAX, LOG_WARN_RESERVE as WARN_RESERVE,
+    LOG_WRITE_BATCH as WRITE_BATCH,
 };
 
 /// Lines dropped since the start, for the operator's STATS.
@@ -124,15 +125,17 @@ impl Sink {
         true
     }
 
-    /// Queues a line; writes only once a batch has gathered. Under load a
+    /// Queues a line, if the queue has `room` for it (less for info lines
+    /// than for warnings: [`WARN_RESERVE`]); writes only once a batch has
+    /// gathered. Under load a
     /// status line per request, each its own `write`, once halved the
     /// server's throughput; now the loop's turn ends with one `flush`.
-    fn emit(&mut self, line: &[u8]) {
-        if self.pending.len() + line.len() > PENDING_MAX {
+    fn emit(&mut self, line: &[u8], room: usize) {
+        if self.pending.len() + line.len() > room {
             // Full: make room if stderr will take some now.
             self.drain();
         }
-        if self.pending.len() + line.len() > PENDING_MAX {
+        if self.pending.len() + line.len() > room {
             self.dropped += 1;
             count_drop();
             return;
@@ -151,7 +154,12 @@ impl Sink {
     /// line it cannot keep. The next `flush` (the end of the turn) tries
     /// stderr again.
     fn record(&mut self, record: &Record) {
-        if self.pending.len() + LINE_ROOM > PENDING_MAX && (self.stuck || !self.drain()) {
+        let room = if record.level() <= Level::Warn {
+            PENDING_MAX
+        } else {
+            PENDING_MAX - WARN_RESERVE
+        };
+        if self.pending.len() + LINE_ROOM > room && (self.stuck || !self.drain()) {
             self.stuck = true;
             self.dropped += 1;
             count_drop();
@@ -175,11 +183,11 @@ impl Sink {
             record.args()
         );
         escape_controls(&mut self.pending, start);
-        if self.pending.len() > PENDING_MAX {
+        if self.pending.len() > room {
             // Over the bound: take the line back and queue it only if
             // stderr makes room.
             let line = self.pending.split_off(start);
-            self.emit(&line);
+            self.emit(&line, room);
         } else if self.pending.len() >= WRITE_BATCH {
             self.drain();
         }
@@ -413,11 +421,41 @@ mod tests {
         let line = [b'x'; 1000];
         // Pipe (64 KiB) and pending buffer (64 KiB) fill; the rest drop.
         for _ in 0..200 {
-            sink.emit(&line);
+            sink.emit(&line, PENDING_MAX);
         }
         assert!(sink.dropped > 0);
         assert!(sink.pending.len() <= PENDING_MAX);
         read_until_drained(&mut sink, &mut reader);
+    }
+
+    #[test]
+    fn warnings_still_get_in_when_info_lines_have_filled_the_queue() {
+        let mut fds = [0; 2];
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
+            0
+        );
+        let (_reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let mut sink = Sink::new(Some(Out::File(writer)));
+        let text = "y".repeat(300);
+        let log = |sink: &mut Sink, level: Level, msg: &str| {
+            sink.record(
+                &Record::builder()
+                    .level(level)
+                    .target("pollchat::test")
+                    .args(format_args!("{msg}"))
+                    .build(),
+            )
+        };
+        // Nobody reads the pipe: info lines fill it and the queue, then drop.
+        while sink.dropped == 0 {
+            log(&mut sink, Level::Info, &text);
+        }
+        assert!(sink.pending.len() <= PENDING_MAX - WARN_RESERVE);
+        log(&mut sink, Level::Warn, "Client (9): cut off");
+        let pending = String::from_utf8_lossy(&sink.pending);
+        assert!(pending.ends_with("[pollchat::test] Client (9): cut off\n"));
+        assert!(sink.pending.len() <= PENDING_MAX);
     }
 
     #[test]
@@ -433,7 +471,7 @@ mod tests {
         // then lines drop. A blocking send would hang here instead.
         let mut sent = 0;
         while sink.dropped == 0 {
-            sink.emit(&line);
+            sink.emit(&line, PENDING_MAX);
             sent += 1;
             assert!(sent < 100_000, "the socket never filled");
         }
