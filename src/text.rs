@@ -41,6 +41,15 @@ pub fn split_word(line: &[u8]) -> (&[u8], Option<&[u8]>) {
     split_word_by(line, |&b| b == b' ')
 }
 
+/// A direct message's `<name> <text>`: split at the first space, both
+/// parts non-empty, or `None` (mesg's MESG and hello's SEND share it).
+pub fn name_and_text(body: &[u8]) -> Option<(&[u8], &[u8])> {
+    match split_word(body) {
+        (to, Some(text)) if !to.is_empty() && !text.is_empty() => Some((to, text)),
+        _ => None,
+    }
+}
+
 /// Splits at the first byte for which `is_sep` holds; the separator itself
 /// is in neither part.
 pub fn split_word_by(line: &[u8], is_sep: impl Fn(&u8) -> bool) -> (&[u8], Option<&[u8]>) {

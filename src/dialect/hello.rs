@@ -18,7 +18,7 @@ use crate::framing::line::LineFramer;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::MAX_LINE;
-use crate::text::{push_relayed, shown, split_word};
+use crate::text::{name_and_text, push_relayed, shown, split_word};
 use log::info;
 
 // The replies, byte for byte (docs/PROTOCOLS.md section 2).
@@ -152,31 +152,25 @@ fn hello_from<'a>(name: &'a [u8], from: Sender<'_>, reply: &mut Vec<u8>) -> Acti
 /// `SEND <name> <text>`. The body is checked before the recipient is
 /// looked up, so `SEND nobody ` is BAD-RQST-BODY, not BAD-DEST-USER.
 fn send<'a>(body: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
-    let (to, text) = split_word(body);
-    match text {
-        Some(text) if !to.is_empty() && !text.is_empty() => {
-            info!("Client ({fd}): SEND {}", shown(to));
-            match std::str::from_utf8(to) {
-                Ok(to) => {
-                    return Action::Request(Request::Direct {
-                        to,
-                        text,
-                        receipt: true,
-                    })
-                }
-                // No registered name is anything but ASCII.
-                Err(_) => {
-                    info!("Client ({fd}): Unknown recipient (BAD-DEST-USER).");
-                    line(reply, BAD_DEST_USER);
-                }
-            }
-        }
-        _ => {
-            info!("Client ({fd}): Invalid SEND (BAD-RQST-BODY).");
-            line(reply, BAD_RQST_BODY);
+    let Some((to, text)) = name_and_text(body) else {
+        info!("Client ({fd}): Invalid SEND (BAD-RQST-BODY).");
+        line(reply, BAD_RQST_BODY);
+        return Action::Done(Then::Stay);
+    };
+    info!("Client ({fd}): SEND {}", shown(to));
+    match std::str::from_utf8(to) {
+        Ok(to) => Action::Request(Request::Direct {
+            to,
+            text,
+            receipt: true,
+        }),
+        // No registered name is anything but ASCII.
+        Err(_) => {
+            info!("Client ({fd}): Unknown recipient (BAD-DEST-USER).");
+            line(reply, BAD_DEST_USER);
+            Action::Done(Then::Stay)
         }
     }
-    Action::Done(Then::Stay)
 }
 
 /// The `hello` entry of the dialect table.

@@ -12,7 +12,7 @@ use crate::framing::telnet::TelnetFilter;
 use crate::framing::{Frame, Framer};
 use crate::hub::{Event, Request};
 use crate::limits::MAX_LINE;
-use crate::text::{push_relayed_telnet, shown, split_word};
+use crate::text::{name_and_text, push_relayed_telnet, shown, split_word};
 use log::info;
 use std::io::Write;
 
@@ -200,28 +200,24 @@ fn join<'a>(name: &'a [u8], from: Sender<'_>, reply: &mut Vec<u8>) -> Action<'a>
 
 /// `MESG <name> <text>`, both needed.
 fn mesg<'a>(rest: &'a [u8], fd: i32, reply: &mut Vec<u8>) -> Action<'a> {
-    let (to, text) = split_word(rest);
-    match text {
-        Some(text) if !to.is_empty() && !text.is_empty() => {
-            info!("Client ({fd}): MESG {}", shown(to));
-            match std::str::from_utf8(to) {
-                Ok(to) => {
-                    return Action::Request(Request::Direct {
-                        to,
-                        text,
-                        receipt: false,
-                    })
-                }
-                // No registered name is anything but ASCII.
-                Err(_) => unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes()),
-            }
-        }
-        _ => {
-            info!("Client ({fd}): Invalid MESG. Discarding MESG.");
-            line(reply, INVALID_MESG);
+    let Some((to, text)) = name_and_text(rest) else {
+        info!("Client ({fd}): Invalid MESG. Discarding MESG.");
+        line(reply, INVALID_MESG);
+        return Action::Done(Then::Stay);
+    };
+    info!("Client ({fd}): MESG {}", shown(to));
+    match std::str::from_utf8(to) {
+        Ok(to) => Action::Request(Request::Direct {
+            to,
+            text,
+            receipt: false,
+        }),
+        // No registered name is anything but ASCII.
+        Err(_) => {
+            unknown_recipient(reply, String::from_utf8_lossy(to).as_bytes());
+            Action::Done(Then::Stay)
         }
     }
-    Action::Done(Then::Stay)
 }
 
 fn unknown_recipient(out: &mut Vec<u8>, name: &[u8]) {
